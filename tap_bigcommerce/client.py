@@ -1,0 +1,378 @@
+"""The one HTTP path: every request of every stream goes through `BigCommerceClient.get`.
+
+It owns the auth header, the base URL, pacing by the `X-Rate-Limit-*` headers, retries with
+bounded backoff, timeouts, and the mapping of HTTP failures to messages a person can act on.
+Nothing here ever formats the API key into a message or a log line.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+
+import msgspec
+import requests
+
+from tap_bigcommerce.errors import (
+    AuthError,
+    BigCommerceError,
+    RequestRejectedError,
+    RetriesExhaustedError,
+    ScopeError,
+    StoreNotFoundError,
+    UnreachableError,
+)
+
+#: Statuses worth another try: the quota, and the server side being unwell.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+#: The scope an API account needs for each resource, as the control panel names it.
+SCOPE_NAMES = {
+    "products": "Products: read-only",
+    "customers": "Customers: read-only",
+    "orders": "Orders: read-only",
+}
+
+_json = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class StoreConnection:
+    """Where a store lives and how to authenticate: one value per store, never global."""
+
+    store_hash: str
+    access_token: str = field(repr=False)
+    api_url: str = "https://api.bigcommerce.com"
+
+    def url(self, version: str, path: str) -> str:
+        """Return the full URL of `path` under the store's `v2` or `v3` API."""
+        return f"{self.api_url.rstrip('/')}/stores/{self.store_hash}/{version}/{path.lstrip('/')}"
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how long to retry a transient fault."""
+
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, bounded by `backoff_max`."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+class QuotaPacer:
+    """Keeps a store's requests inside its shared quota, across all threads.
+
+    BigCommerce reports on every response how many requests are left in the current window
+    and when the window resets. The pacer lets a request start only while more than
+    `reserve` of the quota (plus the requests already in flight) would remain, and otherwise
+    waits for the reset, so the merchant's other apps keep their share.
+    """
+
+    def __init__(self, reserve: float = 0.0, sleep: t.Callable[[float], None] = time.sleep):
+        """Create a pacer that leaves the fraction `reserve` of each window to other apps."""
+        self.reserve = reserve
+        self._sleep = sleep
+        self._lock = threading.Condition()
+        self._left: int | None = None
+        self._quota: int | None = None
+        self._window_s: float | None = None
+        self._reset_at = 0.0
+        self._in_flight = 0
+
+    def _reserved(self) -> int:
+        return int(self.reserve * self._quota) if self._quota else 0
+
+    def acquire(self) -> None:
+        """Block until a request may start without eating into the reserve."""
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                if self._left is not None and now >= self._reset_at:
+                    # The window has rolled over: the quota is whole again.
+                    self._left = self._quota
+                    self._reset_at = now + (self._window_s or 0.0)
+                if self._left is None or self._left - self._in_flight > self._reserved():
+                    self._in_flight += 1
+                    return
+                wait = max(self._reset_at - now, 0.0) + 0.01
+                # Sleep outside the lock would let others race; a Condition wait releases it.
+                self._lock.wait(timeout=wait)
+
+    def release(self, headers: t.Mapping[str, str] | None) -> None:
+        """Record a finished request and what its response said about the quota."""
+        with self._lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+            if headers is not None:
+                self._observe(headers)
+            self._lock.notify_all()
+
+    def _observe(self, headers: t.Mapping[str, str]) -> None:
+        try:
+            left = int(headers["X-Rate-Limit-Requests-Left"])
+            reset_s = int(headers["X-Rate-Limit-Time-Reset-Ms"]) / 1000
+        except (KeyError, ValueError):
+            return
+        try:
+            self._quota = int(headers["X-Rate-Limit-Requests-Quota"])
+            self._window_s = int(headers["X-Rate-Limit-Time-Window-Ms"]) / 1000
+        except (KeyError, ValueError):
+            self._quota = self._quota or left
+        reset_at = time.monotonic() + reset_s
+        same_window = self._left is not None and abs(reset_at - self._reset_at) < 1.0
+        if same_window and self._left is not None:
+            # Responses can arrive out of order: within a window the smallest count is true.
+            self._left = min(self._left, left)
+        else:
+            self._left = left
+            self._reset_at = reset_at
+
+    def wait_for_reset(self, seconds: float) -> None:
+        """After a 429: nobody may start a request before the window resets."""
+        with self._lock:
+            self._left = 0
+            self._reset_at = max(self._reset_at, time.monotonic() + seconds)
+        self._sleep(seconds)
+
+
+class _Transient(Exception):  # noqa: N818 - internal signal, never leaves the client
+    """A fault worth another try; `wait` is the server's own advice in seconds, if any."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+@dataclass
+class ClientStats:
+    """Counts kept for progress logs and benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+
+class BigCommerceClient:
+    """Sends GET requests to one store, paced, retried, and with errors made readable."""
+
+    def __init__(
+        self,
+        store: StoreConnection,
+        *,
+        timeout: float = 60.0,
+        user_agent: str = "tap-bigcommerce",
+        retry: RetryPolicy | None = None,
+        pacer: QuotaPacer | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """Create a client for `store`; `pacer` is shared by every thread using the store."""
+        self.store = store
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.retry = retry or RetryPolicy()
+        self.pacer = pacer or QuotaPacer()
+        self.logger = logger or logging.getLogger("tap_bigcommerce")
+        self.stats = ClientStats()
+        self._local = threading.local()
+        self._server_offset: float | None = None
+        self._reached = False
+
+    @property
+    def session(self) -> requests.Session:
+        """One session per thread: `requests.Session` is not meant to be shared."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "X-Auth-Token": self.store.access_token,
+                    "Accept": "application/json",
+                    "User-Agent": self.user_agent,
+                }
+            )
+            self._local.session = session
+        return session
+
+    def server_now(self) -> float | None:
+        """The store's clock as a unix time, from the `Date` header, or None before a reply."""
+        if self._server_offset is None:
+            return None
+        return time.time() + self._server_offset
+
+    def get(
+        self,
+        version: str,
+        path: str,
+        params: t.Mapping[str, t.Any] | None = None,
+        *,
+        resource: str,
+    ) -> t.Any:
+        """GET a JSON document; return None for HTTP 204. Raise a `BigCommerceError` on failure.
+
+        `resource` names the stream the request serves, so that an error can say which scope
+        or endpoint is at fault.
+        """
+        url = self.store.url(version, path)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(url, params, resource)
+            except _Transient as fault:
+                if attempt > self.retry.max_retries:
+                    raise RetriesExhaustedError(
+                        f"{resource}: {fault.reason}, still failing after "
+                        f"{self.retry.max_retries} retries (GET {_path_only(url)}); the run "
+                        "stopped and its state covers only records already written"
+                    ) from None
+                delay = fault.wait if fault.wait is not None else self.retry.delay(attempt)
+                self.stats.retries += 1
+                self.logger.warning(
+                    "%s: %s; retry %d of %d in %.1f s",
+                    resource,
+                    fault.reason,
+                    attempt,
+                    self.retry.max_retries,
+                    delay,
+                )
+                if fault.wait is not None:
+                    self.pacer.wait_for_reset(delay)
+                else:
+                    time.sleep(delay)
+
+    def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, resource: str) -> t.Any:
+        """Send the request once; return its document, raise `_Transient` or a fatal error."""
+        self.pacer.acquire()
+        headers = None
+        try:
+            self.stats.requests += 1
+            response = self.session.get(url, params=params, timeout=self.timeout)
+            headers = response.headers
+            self._note_server_time(headers)
+            self._reached = True
+        except requests.exceptions.ConnectionError as exc:
+            if not self._reached and _is_connect_failure(exc):
+                raise UnreachableError(_unreachable_message(self.store.api_url, exc)) from None
+            raise _Transient("connection failed or was reset") from None
+        except requests.exceptions.Timeout:
+            raise _Transient(f"no answer within the {self.timeout:g} s request_timeout") from None
+        except requests.exceptions.RequestException as exc:
+            # ChunkedEncodingError, ContentDecodingError: the body broke off mid-way.
+            raise _Transient(f"the response broke off ({type(exc).__name__})") from None
+        finally:
+            self.pacer.release(headers)
+        return self._interpret(response, resource)
+
+    def _interpret(self, response: requests.Response, resource: str) -> t.Any:
+        status = response.status_code
+        if status == 204:
+            return None
+        if status == 200:
+            try:
+                return _json.decode(response.content)
+            except (msgspec.DecodeError, requests.exceptions.RequestException):
+                raise _Transient("the response was not complete JSON") from None
+        if status == 429:
+            self.stats.throttled += 1
+            raise _Transient("HTTP 429 (store quota used up)", _retry_after(response.headers))
+        if status in RETRYABLE_STATUSES:
+            raise _Transient(f"HTTP {status} from BigCommerce")
+        raise _status_error(status, response, resource, self.store)
+
+    def _note_server_time(self, headers: t.Mapping[str, str]) -> None:
+        if self._server_offset is not None:
+            return
+        date = headers.get("Date")
+        if date:
+            try:
+                server = email.utils.parsedate_to_datetime(date).timestamp()
+            except (TypeError, ValueError):
+                return
+            self._server_offset = server - time.time()
+
+
+def _retry_after(headers: t.Mapping[str, str]) -> float | None:
+    """Seconds to wait after a 429, from BigCommerce's headers; None when they are absent."""
+    reset_ms = headers.get("X-Rate-Limit-Time-Reset-Ms")
+    if reset_ms is not None:
+        try:
+            return max(int(reset_ms) / 1000, 0.0) + 0.05
+        except ValueError:
+            pass
+    retry_after = headers.get("X-Retry-After") or headers.get("Retry-After")
+    if retry_after is not None:
+        try:
+            return max(float(retry_after), 0.0)
+        except ValueError:
+            pass
+    # A 429 without the headers means the platform is under load: back off exponentially.
+    return None
+
+
+def _status_error(
+    status: int, response: requests.Response, resource: str, store: StoreConnection
+) -> BigCommerceError:
+    where = f"GET {_path_only(response.url)}"
+    if status == 401:
+        return AuthError(
+            "BigCommerce rejected the API key (HTTP 401): check access_token "
+            f"for store_hash '{store.store_hash}'"
+        )
+    if status == 403:
+        scope = SCOPE_NAMES.get(resource, resource)
+        return ScopeError(
+            f"the API account has no access to {resource} (HTTP 403 on {where}): give it the "
+            f"'{scope}' scope in the control panel, or deselect the {resource} stream; a wrong "
+            "store_hash can also cause this"
+        )
+    if status == 404:
+        return StoreNotFoundError(
+            f"no store '{store.store_hash}' at {store.api_url} (HTTP 404 on {where}): check "
+            "store_hash (the short id in the API path, e.g. 'abc123') and api_url"
+        )
+    detail = _error_detail(response)
+    return RequestRejectedError(f"{resource}: BigCommerce refused {where} (HTTP {status}){detail}")
+
+
+def _error_detail(response: requests.Response) -> str:
+    """The API's own words about a rejected request: v3 objects and v2 arrays differ."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return f": {body[0].get('message', '')}"
+    if isinstance(body, dict):
+        title = body.get("title", "")
+        errors = body.get("errors") or {}
+        return f": {title} {errors}".rstrip() if errors else f": {title}"
+    return ""
+
+
+def _path_only(url: str) -> str:
+    """The path of a URL without its query string, for messages."""
+    after_host = url.split("://", 1)[-1]
+    path = "/" + after_host.split("/", 1)[-1] if "/" in after_host else "/"
+    return path.split("?", 1)[0]
+
+
+def _is_connect_failure(exc: requests.exceptions.ConnectionError) -> bool:
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("NewConnectionError", "NameResolutionError", "Connection refused")
+    )
+
+
+def _unreachable_message(api_url: str, exc: Exception) -> str:
+    reason = "name not found" if "NameResolution" in repr(exc) else "connection refused"
+    return f"could not reach {api_url} ({reason}): check api_url and the network"

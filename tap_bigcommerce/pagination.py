@@ -1,0 +1,305 @@
+"""How the tap pages through BigCommerce: the v2/v3 differences, and keyset paging.
+
+The two API flavours differ in every detail (envelope, filter and sort spelling, end of
+list); each resource's spelling is one small object below, and nothing else in the tap
+knows about it.
+
+Paging never uses page numbers: a store that changes during a sync shifts page numbers
+under the reader and records are skipped. Instead every request asks for the first page of
+"modified at or after the last timestamp read" (keyset paging on `date_modified`), skips the
+records at that timestamp it has already yielded, and, when more than a page of records
+share one timestamp (a bulk import), walks that timestamp by id before moving past it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import typing as t
+from dataclasses import dataclass
+
+from tap_bigcommerce.errors import BadResponseError
+from tap_bigcommerce.transform import parse_api_datetime
+
+Record = dict[str, t.Any]
+Params = dict[str, t.Any]
+
+ONE_SECOND = dt.timedelta(seconds=1)
+
+
+@dataclass
+class Page:
+    """One response, unpacked: its records, whether more follow, and what the API counted."""
+
+    records: list[Record]
+    is_last: bool
+    total: int | None = None
+    next_cursor: str | None = None
+
+
+class Flavour:
+    """The spelling of one list endpoint: path, filters, sort, envelope, plateau paging."""
+
+    resource: str
+    version: str
+    path: str
+
+    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+        """Records modified in [lower, upper], oldest first."""
+        raise NotImplementedError
+
+    def plateau_params(self, at: dt.datetime, after: t.Any, limit: int) -> Params:
+        """Records modified exactly at `at`, in id order, after the id or cursor `after`."""
+        raise NotImplementedError
+
+    def unpack(self, document: t.Any, limit: int) -> Page:
+        """Turn a response body (None for HTTP 204) into a `Page`."""
+        raise NotImplementedError
+
+    def plateau_after(self, page: Page) -> t.Any:
+        """Where the next plateau request starts: the last id, or the API's cursor."""
+        return page.records[-1]["id"]
+
+
+class _V3Flavour(Flavour):
+    """v3: `{"data": [...], "meta": {"pagination": {...}}}`, filters as `attr:min`."""
+
+    version = "v3"
+
+    def format_time(self, moment: dt.datetime) -> str:
+        """v3 filters take ISO-8601 with seconds (a date alone gets the current time added)."""
+        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _window(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+        params: Params = {"limit": limit, "date_modified:max": self.format_time(upper)}
+        if lower is not None:
+            params["date_modified:min"] = self.format_time(lower)
+        return params
+
+    def unpack(self, document: t.Any, limit: int) -> Page:
+        """Read `data` and `meta.pagination` (or `meta.cursor_pagination` on cursor pages)."""
+        if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+            raise BadResponseError(
+                f"{self.resource}: expected a JSON object with a 'data' list from "
+                f"/{self.version}/{self.path}, got {_describe(document)}"
+            )
+        records = document["data"]
+        meta = document.get("meta") or {}
+        pagination = meta.get("pagination") or {}
+        cursor = meta.get("cursor_pagination") or {}
+        total = pagination.get("total")
+        if cursor and not pagination:
+            more = bool((cursor.get("links") or {}).get("next"))
+        elif total is not None:
+            more = total > len(records)
+        else:
+            more = len(records) >= limit
+        return Page(
+            records=records,
+            is_last=not more or not records,
+            total=total,
+            next_cursor=cursor.get("end_cursor"),
+        )
+
+
+class ProductsFlavour(_V3Flavour):
+    """`/v3/catalog/products`: `sort=date_modified&direction=asc`, plateau by `id:greater`."""
+
+    resource = "products"
+    path = "catalog/products"
+
+    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+        """Sort and direction are separate parameters here."""
+        return {**self._window(lower, upper, limit), "sort": "date_modified", "direction": "asc"}
+
+    def plateau_params(self, at: dt.datetime, after: t.Any, limit: int) -> Params:
+        """Products can be filtered by `id:greater` and sorted by id."""
+        params = {**self._window(at, at, limit), "sort": "id", "direction": "asc"}
+        if after is not None:
+            params["id:greater"] = after
+        return params
+
+
+class CustomersFlavour(_V3Flavour):
+    """`/v3/customers`: `sort=date_modified:asc`, plateau by the API's own cursor."""
+
+    resource = "customers"
+    path = "customers"
+
+    def format_time(self, moment: dt.datetime) -> str:
+        """The customers spec shows timestamps without an offset; they are read as UTC."""
+        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+        """Sort takes the colon form."""
+        return {**self._window(lower, upper, limit), "sort": "date_modified:asc"}
+
+    def plateau_params(self, at: dt.datetime, after: t.Any, limit: int) -> Params:
+        """Customers have no `id:greater`; cursor paging (`after`) walks them by id."""
+        params = self._window(at, at, limit)
+        if after is not None:
+            params["after"] = after
+        return params
+
+    def plateau_after(self, page: Page) -> t.Any:
+        """The cursor the API handed out; built from the last id if it gave none."""
+        if page.next_cursor:
+            return page.next_cursor
+        return base64.b64encode(f"id:{page.records[-1]['id']}".encode()).decode()
+
+
+class OrdersFlavour(Flavour):
+    """`/v2/orders`: a plain array, HTTP 204 past the end, `min_date_modified`, `min_id`."""
+
+    resource = "orders"
+    version = "v2"
+    path = "orders"
+
+    def __init__(self, include: str | None = None, extra: Params | None = None) -> None:
+        """`include`/`extra` are added to every request (sub-resources, archived orders)."""
+        self.extra: Params = dict(extra or {})
+        if include:
+            self.extra.update({"include": include, "consignment_structure": "object"})
+
+    @staticmethod
+    def format_time(moment: dt.datetime) -> str:
+        """v2 accepts RFC-2822 or ISO-8601; the `+` is percent-encoded by `requests`."""
+        return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+    def _window(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+        params: Params = {
+            **self.extra,
+            "limit": limit,
+            "max_date_modified": self.format_time(upper),
+        }
+        if lower is not None:
+            params["min_date_modified"] = self.format_time(lower)
+        return params
+
+    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+        """Sort direction is appended with a colon."""
+        return {**self._window(lower, upper, limit), "sort": "date_modified:asc"}
+
+    def plateau_params(self, at: dt.datetime, after: t.Any, limit: int) -> Params:
+        """`min_id` is inclusive, so start one past the last id read."""
+        params = {**self._window(at, at, limit), "sort": "id:asc"}
+        if after is not None:
+            params["min_id"] = int(after) + 1
+        return params
+
+    def unpack(self, document: t.Any, limit: int) -> Page:
+        """v2 lists are bare arrays; 204 (None) means nothing more."""
+        if document is None:
+            return Page(records=[], is_last=True)
+        if not isinstance(document, list):
+            raise BadResponseError(
+                f"{self.resource}: expected a JSON array from /v2/{self.path}, "
+                f"got {_describe(document)}"
+            )
+        return Page(records=document, is_last=len(document) < limit)
+
+    def count_params(self, lower: dt.datetime | None, upper: dt.datetime) -> Params:
+        """The filters of a window, for `/v2/orders/count` (v2 lists carry no total)."""
+        params = self._window(lower, upper, 1)
+        params.pop("limit")
+        params.pop("include", None)
+        params.pop("consignment_structure", None)
+        return params
+
+
+Fetch = t.Callable[[Params], Page]
+
+
+class KeysetReader:
+    """Reads every record modified in [lower, upper] exactly once, oldest first.
+
+    `fetch` sends one request and returns its `Page`; everything else here is a pure
+    decision, so it is tested without HTTP.
+    """
+
+    def __init__(self, flavour: Flavour, fetch: Fetch, limit: int) -> None:
+        """Read `flavour`'s endpoint through `fetch`, `limit` records per request."""
+        self.flavour = flavour
+        self.fetch = fetch
+        self.limit = limit
+
+    def modified_at(self, record: t.Any) -> dt.datetime:
+        """The record's `date_modified`, checked; a record without it or `id` is an error."""
+        name = self.flavour.resource
+        if not isinstance(record, dict) or "id" not in record:
+            raise BadResponseError(f"{name}: the API returned a record without an 'id'")
+        raw = record.get("date_modified")
+        moment = parse_api_datetime(raw) if isinstance(raw, str) else None
+        if moment is None:
+            raise BadResponseError(
+                f"{name}: record {record['id']} has no usable 'date_modified' ({raw!r})"
+            )
+        return moment
+
+    def read(self, lower: dt.datetime | None, upper: dt.datetime) -> t.Iterator[Record]:
+        """Yield each record modified in [lower, upper], in `date_modified` order."""
+        seen: set[t.Any] = set()  # ids already yielded whose date_modified equals `lower`
+        while lower is None or lower <= upper:
+            page = self.fetch(self.flavour.window_params(lower, upper, self.limit))
+            stamped = [(self.modified_at(record), record) for record in page.records]
+            if not stamped:
+                return
+            self._check_window(stamped, lower, upper)
+            first, last = stamped[0][0], stamped[-1][0]
+            if first == last and not page.is_last:
+                # A full page of one timestamp: more than a page may share it. Walk it by id.
+                yield from self._read_plateau(last, seen if last == lower else set())
+                lower, seen = last + ONE_SECOND, set()
+                continue
+            for moment, record in stamped:
+                if not (moment == lower and record["id"] in seen):
+                    yield record
+            if page.is_last:
+                return
+            seen = {record["id"] for moment, record in stamped if moment == last}
+            lower = last
+
+    def _read_plateau(self, at: dt.datetime, seen: set[t.Any]) -> t.Iterator[Record]:
+        after: t.Any = None
+        last_id: t.Any = None
+        while True:
+            page = self.fetch(self.flavour.plateau_params(at, after, self.limit))
+            for record in page.records:
+                moment = self.modified_at(record)
+                if moment != at or (last_id is not None and record["id"] <= last_id):
+                    raise BadResponseError(
+                        f"{self.flavour.resource}: the API ignored the id paging filters "
+                        f"(record {record['id']} at {moment.isoformat()}); stopping rather "
+                        "than reading the same records forever"
+                    )
+                last_id = record["id"]
+                if record["id"] not in seen:
+                    yield record
+            if page.is_last or not page.records:
+                return
+            after = self.flavour.plateau_after(page)
+
+    def _check_window(
+        self,
+        stamped: list[tuple[dt.datetime, Record]],
+        lower: dt.datetime | None,
+        upper: dt.datetime,
+    ) -> None:
+        previous = None
+        for moment, record in stamped:
+            outside = (lower is not None and moment < lower) or moment > upper
+            if outside or (previous is not None and moment < previous):
+                raise BadResponseError(
+                    f"{self.flavour.resource}: the API ignored the date_modified filter or "
+                    f"sort (record {record['id']} at {moment.isoformat()}); stopping rather "
+                    "than risk skipping or repeating records forever"
+                )
+            previous = moment
+
+
+def _describe(document: t.Any) -> str:
+    if isinstance(document, dict):
+        return f"an object with keys {sorted(document)[:5]}"
+    if isinstance(document, list):
+        return "an array"
+    return type(document).__name__

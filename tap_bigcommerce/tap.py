@@ -1,0 +1,272 @@
+"""The tap: its settings, its streams, and the connection check at discovery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+import sys
+import typing as t
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_bigcommerce import __version__
+from tap_bigcommerce.client import (
+    BigCommerceClient,
+    QuotaPacer,
+    RetryPolicy,
+    StoreConnection,
+)
+from tap_bigcommerce.errors import BigCommerceError, ConfigError
+from tap_bigcommerce.redact import install_redaction
+from tap_bigcommerce.streams import STREAM_TYPES, BigCommerceStream
+
+STORE_HASH = re.compile(r"^[a-z0-9]{1,32}$")
+DEFAULT_API_URL = "https://api.bigcommerce.com"
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "store_hash",
+        th.StringType,
+        required=True,
+        title="Store hash",
+        description=(
+            "The store's short id from the API path "
+            "(`https://api.bigcommerce.com/stores/{store_hash}/v3/`), e.g. `abc123`."
+        ),
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        title="Access token (API key)",
+        description=(
+            "The API account's access token, sent as `X-Auth-Token`. Required (or `api_key`)."
+        ),
+    ),
+    th.Property(
+        "api_key",
+        th.StringType,
+        secret=True,
+        title="API key (synonym)",
+        description="Another name for `access_token`, as the control panel calls it.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        title="Start date",
+        description="Read records modified at or after this time on the first run.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=DEFAULT_API_URL,
+        title="API URL",
+        description="Base URL of the API. Plain `http` is refused except for loopback hosts.",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType,
+        default=250,
+        title="Page size",
+        description="Records per request, 1 to 250 (the API's maximum).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=60,
+        title="Request timeout",
+        description="Seconds to wait for one response before retrying it.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=5,
+        title="Max retries",
+        description="Retries of one request on 429, 5xx, resets, timeouts and broken bodies.",
+    ),
+    th.Property(
+        "retry_backoff_base",
+        th.NumberType,
+        default=1.0,
+        title="Retry backoff base",
+        description="Seconds before the first retry; doubles on each retry (with jitter).",
+    ),
+    th.Property(
+        "retry_backoff_max",
+        th.NumberType,
+        default=60.0,
+        title="Retry backoff max",
+        description="Upper bound in seconds of one retry wait.",
+    ),
+    th.Property(
+        "quota_reserve",
+        th.NumberType,
+        default=0.2,
+        title="Quota reserve",
+        description=(
+            "Share (0 to 0.9) of the store's API quota left to the merchant's other apps: "
+            "the tap waits for the quota window to reset rather than use it."
+        ),
+    ),
+    th.Property(
+        "user_agent",
+        th.StringType,
+        title="User agent",
+        description="`User-Agent` header; defaults to `tap-bigcommerce/<version>`.",
+    ),
+).to_dict()
+
+
+def validate_settings(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Return one readable line per bad setting; never echo a secret's value."""
+    errors: list[str] = []
+    store_hash = config.get("store_hash")
+    if not store_hash:
+        errors.append("store_hash is required (the short id in the API path, e.g. 'abc123')")
+    elif not isinstance(store_hash, str) or not STORE_HASH.match(store_hash):
+        errors.append(
+            "store_hash must be the short id from the API path: 1-32 lowercase letters and "
+            f"digits, without 'stores/' or 'store-' (got {str(store_hash)[:40]!r})"
+        )
+    tokens = [config.get(k) for k in ("access_token", "api_key") if config.get(k) is not None]
+    if not tokens or not all(isinstance(v, str) and v.strip() for v in tokens):
+        errors.append("access_token (or its synonym api_key) is required and must be non-empty")
+    elif len(set(tokens)) > 1:
+        errors.append("access_token and api_key are both set and differ: set only one")
+    errors.extend(_check_api_url(config.get("api_url", DEFAULT_API_URL)))
+    errors.extend(_check_number(config, "page_size", 1, 250, integer=True))
+    errors.extend(_check_number(config, "request_timeout", 0.001, 3600))
+    errors.extend(_check_number(config, "max_retries", 0, 100, integer=True))
+    errors.extend(_check_number(config, "retry_backoff_base", 0, 3600))
+    errors.extend(_check_number(config, "retry_backoff_max", 0, 3600))
+    errors.extend(_check_number(config, "quota_reserve", 0, 0.9))
+    start = config.get("start_date")
+    if start is not None:
+        try:
+            dt.datetime.fromisoformat(str(start))
+        except ValueError:
+            errors.append(
+                f"start_date must be an ISO-8601 date or time such as 2024-01-31T00:00:00Z "
+                f"(got {str(start)[:40]!r})"
+            )
+    return errors
+
+
+def _check_api_url(value: t.Any) -> list[str]:
+    if not isinstance(value, str):
+        return ["api_url must be a URL such as https://api.bigcommerce.com"]
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return [f"api_url must be a URL such as https://api.bigcommerce.com (got {value!r})"]
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return [
+            f"api_url {value!r} uses plain http, which would send the API key unencrypted: "
+            "use https (http is allowed only for loopback hosts such as the sandbox)"
+        ]
+    if parts.query or parts.fragment:
+        return [f"api_url must not carry a query or fragment (got {value!r})"]
+    return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_number(
+    config: t.Mapping[str, t.Any], name: str, low: float, high: float, *, integer: bool = False
+) -> list[str]:
+    value = config.get(name)
+    if value is None:
+        return []
+    kind = "a whole number" if integer else "a number"
+    valid = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not valid or not low <= value <= high:
+        return [f"{name} must be {kind} from {low:g} to {high:g} (got {value!r})"]
+    return []
+
+
+class TapBigCommerce(Tap):
+    """Singer tap for a BigCommerce store's products, customers and orders."""
+
+    name = "tap-bigcommerce"
+    package_name = "tap-bigcommerce"
+    config_jsonschema = CONFIG_SCHEMA
+    # Discovery checks the connection, so it must validate the settings first.
+    dynamic_catalog = True
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # Our own checks first: their messages say what to fix and never echo the key,
+        # unlike generic JSON Schema messages.
+        install_redaction(self.config)
+        errors = validate_settings(self.config)
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors or super()._validate_config(raise_errors=raise_errors)
+
+    @cached_property
+    def store(self) -> StoreConnection:
+        """The store this tap reads, from the settings."""
+        token = self.config.get("access_token") or self.config.get("api_key") or ""
+        return StoreConnection(
+            store_hash=self.config.get("store_hash", ""),
+            access_token=token,
+            api_url=self.config.get("api_url", DEFAULT_API_URL),
+        )
+
+    @cached_property
+    def client(self) -> BigCommerceClient:
+        """The one HTTP client (and quota pacer) that every stream shares."""
+        return BigCommerceClient(
+            self.store,
+            timeout=float(self.config.get("request_timeout", 60)),
+            user_agent=self.config.get("user_agent") or f"tap-bigcommerce/{__version__}",
+            retry=RetryPolicy(
+                max_retries=int(self.config.get("max_retries", 5)),
+                backoff_base=float(self.config.get("retry_backoff_base", 1.0)),
+                backoff_max=float(self.config.get("retry_backoff_max", 60.0)),
+            ),
+            pacer=QuotaPacer(reserve=float(self.config.get("quota_reserve", 0.2))),
+            logger=self.logger,
+        )
+
+    def discover_streams(self) -> list[BigCommerceStream]:
+        """Return the streams; schemas are static files, so this makes no request."""
+        return [stream_type(self) for stream_type in STREAM_TYPES]
+
+    def check_connection(self) -> None:
+        """One `limit=1` request per stream on its own endpoint, with its own scope.
+
+        `/v2/store` and `/v2/time` would need a scope a least-privilege key lacks.
+        Raises a `BigCommerceError` naming what to fix.
+        """
+        for stream in self.streams.values():
+            if isinstance(stream, BigCommerceStream):
+                stream.fetch_page({"limit": 1}, limit=1)
+        self.logger.info("Connected to store '%s'", self.store.store_hash)
+
+    def run_discovery(self) -> str:
+        """Check the connection, then print the catalog."""
+        self.check_connection()
+        return super().run_discovery()
+
+
+def main() -> None:
+    """Console entry point: a `BigCommerceError` ends the run with one line, not a traceback."""
+    try:
+        TapBigCommerce.cli()
+    except BigCommerceError as exc:
+        print(f"tap-bigcommerce: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+__all__ = ["ConfigError", "TapBigCommerce", "main"]
