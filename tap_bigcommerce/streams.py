@@ -53,6 +53,9 @@ class BigCommerceStream(Stream):
     # Records come out in date_modified order, so STATE can be written mid-stream and a
     # rerun after a crash resumes from it.
     is_sorted = True
+    #: How many records the API says this run's window holds (for progress lines).
+    _expected: int | None = None
+    _total_asked = False
 
     def __init__(self, tap: t.Any) -> None:
         """Load the stream's schema from `schemas/`."""
@@ -70,7 +73,7 @@ class BigCommerceStream(Stream):
     @property
     def client(self) -> BigCommerceClient:
         """The tap's one HTTP client for this store."""
-        return t.cast("BigCommerceClient", self._tap.client)
+        return t.cast("BigCommerceClient", getattr(self._tap, "client"))  # noqa: B009
 
     @cached_property
     def _convert(self) -> t.Callable[[t.Any], t.Any]:
@@ -99,7 +102,8 @@ class BigCommerceStream(Stream):
 
     def report_total(self, lower: dt.datetime | None, upper: dt.datetime, page: Page) -> None:
         """Remember how many records the API says the window holds, for progress lines."""
-        if page.total is not None and self._expected is None:
+        if not self._total_asked:
+            self._total_asked = True
             self._expected = page.total
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
@@ -107,7 +111,7 @@ class BigCommerceStream(Stream):
         limit = int(self.config.get("page_size", 250))
         lower = self.get_starting_timestamp(context)
         upper = self.upper_bound()
-        self._expected: int | None = None
+        self._expected, self._total_asked = None, False
         emitted = 0
         last_report = time.monotonic()
 
@@ -162,16 +166,15 @@ class OrdersStream(BigCommerceStream):
 
     def report_total(self, lower: dt.datetime | None, upper: dt.datetime, page: Page) -> None:
         """v2 lists carry no total: ask `/v2/orders/count` once, with the same filters."""
-        if self._expected is not None:
+        if self._total_asked:
             return
+        self._total_asked = True
         flavour = t.cast("OrdersFlavour", self.flavour)
         answer = self.client.get(
             "v2", "orders/count", flavour.count_params(lower, upper), resource=self.name
         )
         count = answer.get("count") if isinstance(answer, dict) else None
-        self._expected = int(count) if isinstance(count, (int, float)) else -1
-        if self._expected < 0:
-            self._expected = None
+        self._expected = int(count) if isinstance(count, (int, float)) else None
 
 
 def _utcnow() -> dt.datetime:

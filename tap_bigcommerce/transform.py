@@ -65,14 +65,14 @@ def _compile(prop: t.Mapping[str, t.Any]) -> Convert | None:
         return to_iso
     if "number" in kinds:
         return to_decimal
-    if "object" in kinds and prop.get("properties"):
-        return compile_record_converter(prop)
+    as_object = compile_record_converter(prop) if prop.get("properties") else None
     items = prop.get("items")
-    if "array" in kinds and isinstance(items, dict):
-        each = _compile(items)
-        if each is not None:
-            return lambda values: [each(v) if v is not None else v for v in values]
-    return None
+    each = _compile(items) if isinstance(items, dict) else None
+    as_list = (lambda values: [each(v) if v is not None else v for v in values]) if each else None
+    if as_object and as_list:
+        # A field documented as "an object or a list" (orders' `fees`): decide per value.
+        return lambda value: as_list(value) if isinstance(value, list) else as_object(value)
+    return as_object or as_list
 
 
 def compile_record_converter(schema: t.Mapping[str, t.Any]) -> Convert:
