@@ -246,9 +246,12 @@ class KeysetReader:
                 return
             self._check_window(stamped, lower, upper)
             first, last = stamped[0][0], stamped[-1][0]
-            if first == last and not page.is_last:
-                # A full page of one timestamp: more than a page may share it. Walk it by id.
-                yield from self._read_plateau(last, seen if last == lower else set())
+            if first == last == lower and not page.is_last:
+                # A full page, all at the lower bound: more than a page of records share this
+                # second (a bulk import), so moving the bound cannot get past them. Walk the
+                # second by id, then step past it: it lies in the past (the upper bound is
+                # the store's clock at the start), so no record can still be written into it.
+                yield from self._read_plateau(last, seen)
                 lower, seen = last + ONE_SECOND, set()
                 continue
             for moment, record in stamped:
@@ -256,7 +259,8 @@ class KeysetReader:
                     yield record
             if page.is_last:
                 return
-            seen = {record["id"] for moment, record in stamped if moment == last}
+            at_last = {record["id"] for moment, record in stamped if moment == last}
+            seen = seen | at_last if last == lower else at_last
             lower = last
 
     def _read_plateau(self, at: dt.datetime, seen: set[t.Any]) -> t.Iterator[Record]:

@@ -80,18 +80,17 @@ class BigCommerceStream(Stream):
         return compile_record_converter(self.schema)
 
     def upper_bound(self) -> dt.datetime:
-        """The newest `date_modified` this run reads: one second before the store's now.
+        """The newest `date_modified` this run reads: the store's current second.
 
-        Records changed after that are left for the next run, which starts at the bookmark.
-        The store's clock (from the `Date` header) is used so a skewed local clock cannot
-        make the tap pass a second in which records may still be written.
+        Records changed later are left for the next run, which starts at the bookmark
+        (inclusive), so a record written in that same second is read then. The store's
+        clock (the `Date` header, which never runs ahead of it) is used rather than ours.
         """
         now = self.client.server_now()
         if now is None:
             self.fetch_page(self.flavour.window_params(None, _utcnow(), 1), limit=1)
             now = self.client.server_now() or time.time()
-        moment = dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc)
-        return moment - dt.timedelta(seconds=1)
+        return dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc)
 
     def fetch_page(self, params: Params, *, limit: int) -> Page:
         """One request through the client, unpacked by the flavour."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import ipaddress
 import re
 import sys
@@ -189,7 +190,8 @@ def _check_number(
     if value is None:
         return []
     kind = "a whole number" if integer else "a number"
-    valid = isinstance(value, int) if integer else isinstance(value, (int, float))
+    # Config files are parsed with Decimal for fractions.
+    valid = isinstance(value, int) if integer else isinstance(value, (int, float, decimal.Decimal))
     if isinstance(value, bool) or not valid or not low <= value <= high:
         return [f"{name} must be {kind} from {low:g} to {high:g} (got {value!r})"]
     return []

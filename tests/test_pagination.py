@@ -40,7 +40,8 @@ class MemoryProducts:
         rows = [
             (dm, i)
             for i, dm in self.rows.items()
-            if (lo is None or dm >= parse(lo)) and dm <= parse(hi)
+            if (lo is None or dm >= parse(lo))
+            and dm <= parse(hi)
             and i > int(params.get("id:greater", 0))
         ]
         rows.sort(key=(lambda r: r[1]) if params["sort"] == "id" else (lambda r: r))

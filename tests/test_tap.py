@@ -1,0 +1,249 @@
+"""The tap against the sandbox store, over real HTTP on 127.0.0.1, run as its CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import socket
+
+import pytest
+
+from tap_bigcommerce.sandbox import Sandbox, Store
+from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config
+
+PARENTS = ("products", "customers", "orders")
+ISO_UTC = "+00:00"
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store(seed=11, products=60, customers=45, orders=70, plateau=0)
+
+
+@pytest.fixture
+def sandbox(store: Store):
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        yield sb
+
+
+def ids(records: list[dict]) -> list[int]:
+    return [r["id"] for r in records]
+
+
+def test_full_sync_emits_every_record_once(sandbox, store):
+    run = run_tap(sandbox_config(sandbox.api_url))
+    assert run.returncode == 0, run.stderr
+    for stream in PARENTS:
+        got = ids(run.records(stream))
+        assert sorted(got) == sorted(store.ids(stream)), stream
+        assert len(got) == len(set(got)), f"{stream} emitted a record twice"
+        moments = [r["date_modified"] for r in run.records(stream)]
+        assert moments == sorted(moments), f"{stream} not in date_modified order"
+
+
+def test_dates_are_iso_utc_and_empty_dates_null(sandbox):
+    run = run_tap(sandbox_config(sandbox.api_url))
+    for stream in PARENTS:
+        for record in run.records(stream):
+            for name in ("date_created", "date_modified"):
+                value = record[name]
+                assert value.endswith(ISO_UTC), (stream, name, value)
+                dt.datetime.fromisoformat(value)
+    shipped = [r["date_shipped"] for r in run.records("orders")]
+    assert None in shipped, "unshipped orders should have date_shipped null, not ''"
+    assert all(v is None or v.endswith(ISO_UTC) for v in shipped)
+
+
+def test_v2_money_keeps_its_exact_decimal_value(sandbox, store):
+    run = run_tap(sandbox_config(sandbox.api_url))
+    order = run.records("orders")[0]
+    raw = store.record("orders", order["id"])
+    for name in ("total_inc_tax", "subtotal_ex_tax", "currency_exchange_rate"):
+        assert isinstance(order[name], decimal.Decimal), name
+        assert order[name] == decimal.Decimal(raw[name]), name
+    line = next(
+        ln
+        for ln in run.stdout.splitlines()
+        if '"stream":"orders"' in ln and f'"id":{order["id"]},' in ln
+    )
+    assert f'"total_inc_tax":{raw["total_inc_tax"]}' in line, "money must be a JSON number"
+
+
+@pytest.mark.parametrize(("page_size", "per_page"), [(1, 4), (7, 1), (250, 1)])
+def test_paging_reads_everything_on_both_flavours(sandbox, store, page_size, per_page):
+    run = run_tap(sandbox_config(sandbox.api_url, page_size=page_size))
+    assert run.returncode == 0, run.stderr
+    for stream in PARENTS:
+        assert sorted(ids(run.records(stream))) == sorted(store.ids(stream))
+    orders_requests = sandbox.count(path_contains="/v2/orders")
+    # One request a page (up to four at page size 1, where every page is a "plateau"),
+    # and a bounded number more for the end, the count and the clock.
+    assert orders_requests <= per_page * len(store.ids("orders")) // page_size + 4
+
+
+def test_plateau_larger_than_a_page_is_read_whole():
+    store = Store(seed=5, products=700, customers=700, orders=700, plateau=300)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        run = run_tap(sandbox_config(sb.api_url, page_size=100))
+    assert run.returncode == 0, run.stderr
+    for stream in PARENTS:
+        got = ids(run.records(stream))
+        assert sorted(got) == sorted(store.ids(stream)), stream
+        assert len(got) == len(set(got))
+
+
+def test_incremental_run_reads_only_changes_and_the_bookmark(sandbox, store):
+    first = run_tap(sandbox_config(sandbox.api_url))
+    state = first.final_state
+    assert state is not None
+    touched = {"products": [3, 9], "customers": [4], "orders": [5, 6, 7]}
+    for stream, chosen in touched.items():
+        store.touch(stream, chosen)
+    second = run_tap(sandbox_config(sandbox.api_url), state=state)
+    assert second.returncode == 0, second.stderr
+    for stream, chosen in touched.items():
+        got = set(ids(second.records(stream)))
+        assert set(chosen) <= got, stream
+        bookmark = state["bookmarks"][stream]["replication_key_value"]
+        at_bookmark = {r["id"] for r in first.records(stream) if r["date_modified"] == bookmark}
+        # Only the changed records and those sharing the old bookmark's second come again.
+        assert got <= set(chosen) | at_bookmark, stream
+
+
+def test_record_equal_to_bookmark_is_not_lost(sandbox, store):
+    first = run_tap(sandbox_config(sandbox.api_url))
+    bookmark = first.final_state["bookmarks"]["orders"]["replication_key_value"]
+    # Another order changes within the same second as the bookmark, after the first run.
+    when = int(dt.datetime.fromisoformat(bookmark).timestamp())
+    other = next(i for i in store.ids("orders") if i not in ids(first.records("orders"))[-3:])
+    store.touch("orders", [other], when=when)
+    second = run_tap(sandbox_config(sandbox.api_url), state=first.final_state)
+    assert other in ids(second.records("orders"))
+
+
+def test_start_date_limits_the_first_run(sandbox, store):
+    everything = run_tap(sandbox_config(sandbox.api_url)).records("customers")
+    middle = sorted(r["date_modified"] for r in everything)[len(everything) // 2]
+    run = run_tap(sandbox_config(sandbox.api_url, start_date=middle))
+    got = run.records("customers")
+    assert got and all(r["date_modified"] >= middle for r in got)
+    assert len(got) == sum(1 for r in everything if r["date_modified"] >= middle)
+
+
+def test_state_is_standard_sdk_state(sandbox):
+    run = run_tap(sandbox_config(sandbox.api_url))
+    for stream in PARENTS:
+        bookmark = run.final_state["bookmarks"][stream]
+        assert bookmark["replication_key"] == "date_modified"
+        newest = max(r["date_modified"] for r in run.records(stream))
+        assert bookmark["replication_key_value"] == newest
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"store_hash": None}, "store_hash is required"),
+        ({"store_hash": "stores/abc123"}, "store_hash must be the short id"),
+        ({"store_hash": "abc/../x"}, "store_hash must be the short id"),
+        ({"access_token": None}, "access_token (or its synonym api_key) is required"),
+        ({"access_token": "  "}, "access_token (or its synonym api_key) is required"),
+        ({"api_key": "other-key-123456"}, "access_token and api_key are both set and differ"),
+        ({"api_url": "http://api.example.com"}, "uses plain http"),
+        ({"api_url": "ftp://x"}, "api_url must be a URL"),
+        ({"page_size": 0}, "page_size must be a whole number from 1 to 250"),
+        ({"page_size": 251}, "page_size must be a whole number from 1 to 250"),
+        ({"page_size": "many"}, "page_size must be a whole number"),
+        ({"request_timeout": -1}, "request_timeout must be a number"),
+        ({"quota_reserve": 0.95}, "quota_reserve must be a number from 0 to 0.9"),
+        ({"max_retries": 1.5}, "max_retries must be a whole number"),
+        ({"start_date": "last tuesday"}, "start_date must be an ISO-8601"),
+    ],
+)
+def test_bad_setting_is_named_in_one_line(overrides, expected):
+    config = {**sandbox_config("http://127.0.0.1:9"), **overrides}
+    config = {k: v for k, v in config.items() if v is not None}
+    for args in ((), ("--discover",)):
+        run = run_tap(config, *args)
+        assert run.returncode != 0
+        assert expected in run.stderr
+        assert "Traceback" not in run.stderr
+        assert TOKEN not in run.stderr + run.stdout
+        assert not run.records("products")
+
+
+def test_api_key_is_accepted_as_synonym(sandbox, store):
+    config = sandbox_config(sandbox.api_url)
+    config["api_key"] = config.pop("access_token")
+    run = run_tap(config, "--discover")
+    assert run.returncode == 0, run.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"access_token": "wrong-key-0000"}, "rejected the API key (HTTP 401): check access_token"),
+        ({"store_hash": "nosuchstore"}, "no store 'nosuchstore'"),
+        ({"api_url": "UNREACHABLE"}, "could not reach http://127.0.0.1:"),
+    ],
+)
+def test_discovery_failures_end_in_one_line(sandbox, change, expected):
+    if change.get("api_url") == "UNREACHABLE":
+        change = {"api_url": f"http://127.0.0.1:{free_port()}"}
+    run = run_tap({**sandbox_config(sandbox.api_url), **change}, "--discover")
+    assert run.returncode != 0
+    errors = [ln for ln in run.stderr.splitlines() if "error" in ln.lower()]
+    assert any(expected in ln for ln in errors), run.stderr
+    assert "Traceback" not in run.stderr
+    assert TOKEN not in run.stderr + run.stdout
+    assert '"streams"' not in run.stdout
+
+
+def test_missing_scope_names_the_stream():
+    store = Store(seed=2, products=5, customers=5, orders=5)
+    scopes = {"products", "customers"}
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, scopes=scopes, port=0) as sb:
+        run = run_tap(sandbox_config(sb.api_url), "--discover")
+        assert sb.count(path_contains="/v2/store") == 0, "discovery must not need /v2/store"
+    assert run.returncode != 0
+    assert "no access to orders (HTTP 403" in run.stderr
+    assert "'Orders: read-only' scope" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_discovery_checks_each_stream_with_one_small_request(sandbox):
+    run = run_tap(sandbox_config(sandbox.api_url), "--discover")
+    assert run.returncode == 0, run.stderr
+    assert '"tap_stream_id": "orders"' in run.stdout.replace(
+        '"tap_stream_id":"', '"tap_stream_id": "'
+    )
+    limits = [r for r in sandbox.requests if r.query.get("limit") == "1"]
+    assert len(limits) == len(PARENTS)
+
+
+def test_about_and_test_modes(sandbox):
+    about = run_tap({}, "--about", "--format=markdown")
+    assert about.returncode == 0
+    assert "| store_hash |" in about.stdout
+    tested = run_tap(sandbox_config(sandbox.api_url), "--test")
+    assert tested.returncode == 0, tested.stderr
+
+
+def test_stream_maps_and_flattening(sandbox):
+    config = sandbox_config(
+        sandbox.api_url,
+        stream_maps={"customers": {"email": None, "email_domain": "email.split('@')[-1]"}},
+        flattening_enabled=True,
+        flattening_max_depth=1,
+    )
+    run = run_tap(config)
+    assert run.returncode == 0, run.stderr
+    customer = run.records("customers")[0]
+    assert "email" not in customer and "email_domain" in customer
+    product = run.records("products")[0]
+    assert "custom_url__url" in product
