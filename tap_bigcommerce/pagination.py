@@ -44,8 +44,16 @@ class Flavour:
     version: str
     path: str
 
-    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
-        """Records modified in [lower, upper], oldest first."""
+    def __init__(self, include: str | None = None, extra: Params | None = None) -> None:
+        """`include` and `extra` go into every request (sub-resources, archived orders)."""
+        self.extra: Params = dict(extra or {})
+        if include:
+            self.extra["include"] = include
+
+    def window_params(
+        self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int
+    ) -> Params:
+        """Records modified in [lower, upper] (no upper bound: None), oldest first."""
         raise NotImplementedError
 
     def plateau_params(self, at: dt.datetime, after: t.Any, limit: int) -> Params:
@@ -70,8 +78,10 @@ class _V3Flavour(Flavour):
         """v3 filters take ISO-8601 with seconds (a date alone gets the current time added)."""
         return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def _window(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
-        params: Params = {"limit": limit, "date_modified:max": self.format_time(upper)}
+    def _window(self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int) -> Params:
+        params: Params = {**self.extra, "limit": limit}
+        if upper is not None:
+            params["date_modified:max"] = self.format_time(upper)
         if lower is not None:
             params["date_modified:min"] = self.format_time(lower)
         return params
@@ -108,7 +118,9 @@ class ProductsFlavour(_V3Flavour):
     resource = "products"
     path = "catalog/products"
 
-    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+    def window_params(
+        self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int
+    ) -> Params:
         """Sort and direction are separate parameters here."""
         return {**self._window(lower, upper, limit), "sort": "date_modified", "direction": "asc"}
 
@@ -130,7 +142,9 @@ class CustomersFlavour(_V3Flavour):
         """The customers spec shows timestamps without an offset; they are read as UTC."""
         return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
-    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+    def window_params(
+        self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int
+    ) -> Params:
         """Sort takes the colon form."""
         return {**self._window(lower, upper, limit), "sort": "date_modified:asc"}
 
@@ -156,27 +170,27 @@ class OrdersFlavour(Flavour):
     path = "orders"
 
     def __init__(self, include: str | None = None, extra: Params | None = None) -> None:
-        """`include`/`extra` are added to every request (sub-resources, archived orders)."""
-        self.extra: Params = dict(extra or {})
-        if include:
-            self.extra.update({"include": include, "consignment_structure": "object"})
+        """Consignments are asked for as objects, the documented non-legacy structure."""
+        super().__init__(include, extra)
+        if include and "consignments" in include:
+            self.extra["consignment_structure"] = "object"
 
     @staticmethod
     def format_time(moment: dt.datetime) -> str:
         """v2 accepts RFC-2822 or ISO-8601; the `+` is percent-encoded by `requests`."""
         return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
-    def _window(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
-        params: Params = {
-            **self.extra,
-            "limit": limit,
-            "max_date_modified": self.format_time(upper),
-        }
+    def _window(self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int) -> Params:
+        params: Params = {**self.extra, "limit": limit}
+        if upper is not None:
+            params["max_date_modified"] = self.format_time(upper)
         if lower is not None:
             params["min_date_modified"] = self.format_time(lower)
         return params
 
-    def window_params(self, lower: dt.datetime | None, upper: dt.datetime, limit: int) -> Params:
+    def window_params(
+        self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int
+    ) -> Params:
         """Sort direction is appended with a colon."""
         return {**self._window(lower, upper, limit), "sort": "date_modified:asc"}
 
@@ -198,7 +212,7 @@ class OrdersFlavour(Flavour):
             )
         return Page(records=document, is_last=len(document) < limit)
 
-    def count_params(self, lower: dt.datetime | None, upper: dt.datetime) -> Params:
+    def count_params(self, lower: dt.datetime | None, upper: dt.datetime | None) -> Params:
         """The filters of a window, for `/v2/orders/count` (v2 lists carry no total)."""
         params = self._window(lower, upper, 1)
         params.pop("limit")
@@ -236,15 +250,28 @@ class KeysetReader:
             )
         return moment
 
-    def read(self, lower: dt.datetime | None, upper: dt.datetime) -> t.Iterator[Record]:
-        """Yield each record modified in [lower, upper], in `date_modified` order."""
+    def read(
+        self,
+        lower: dt.datetime | None,
+        upper: dt.datetime | t.Callable[[], dt.datetime],
+    ) -> t.Iterator[Record]:
+        """Yield each record modified in [lower, upper], in `date_modified` order.
+
+        `upper` may be a function, called once the first response has arrived (it reads the
+        store's clock from that response); the first request then goes without an upper
+        bound and whatever it returns past the bound is left for the next run.
+        """
         seen: set[t.Any] = set()  # ids already yielded whose date_modified equals `lower`
-        while lower is None or lower <= upper:
-            page = self.fetch(self.flavour.window_params(lower, upper, self.limit))
+        bound = None if callable(upper) else upper
+        while bound is None or lower is None or lower <= bound:
+            page = self.fetch(self.flavour.window_params(lower, bound, self.limit))
+            if bound is None:
+                bound = upper() if callable(upper) else upper
+                page = _cut(page, bound, self.modified_at)
             stamped = [(self.modified_at(record), record) for record in page.records]
             if not stamped:
                 return
-            self._check_window(stamped, lower, upper)
+            self._check_window(stamped, lower, bound)
             first, last = stamped[0][0], stamped[-1][0]
             if first == last == lower and not page.is_last:
                 # A full page, all at the lower bound: more than a page of records share this
@@ -299,6 +326,14 @@ class KeysetReader:
                     "than risk skipping or repeating records forever"
                 )
             previous = moment
+
+
+def _cut(page: Page, bound: dt.datetime, modified_at: t.Callable[[t.Any], dt.datetime]) -> Page:
+    """Drop records past `bound` from a page; if any were dropped, nothing else is in range."""
+    kept = [record for record in page.records if modified_at(record) <= bound]
+    if len(kept) == len(page.records):
+        return page
+    return Page(records=kept, is_last=True, total=page.total, next_cursor=page.next_cursor)
 
 
 def _describe(document: t.Any) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 import time
 import typing as t
+from collections import defaultdict
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,12 @@ from tap_bigcommerce.pagination import (
     Params,
     ProductsFlavour,
 )
+from tap_bigcommerce.subresources import (
+    customer_addresses_capped,
+    customer_rows,
+    order_rows,
+    product_rows,
+)
 from tap_bigcommerce.transform import compile_record_converter
 
 if t.TYPE_CHECKING:
@@ -30,6 +38,9 @@ if t.TYPE_CHECKING:
 
 #: Seconds between progress lines on a long sync.
 PROGRESS_EVERY_S = 5.0
+#: Child rows are handed to their streams in batches of about this many (and at the end),
+#: always before the parent record that completes the batch, so STATE never runs ahead.
+CHILD_BATCH_ROWS = 1000
 
 
 def schema_dir() -> Path:
@@ -46,7 +57,11 @@ def load_schema(name: str) -> dict:
 
 
 class BigCommerceStream(Stream):
-    """A top-level list endpoint read by keyset paging on `date_modified`."""
+    """A top-level list endpoint read by keyset paging on `date_modified`.
+
+    Sub-resources arrive inside each record (through `include`); they are handed to the
+    child streams in batches, before the parent record that closes the batch is written.
+    """
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = "date_modified"
@@ -55,11 +70,14 @@ class BigCommerceStream(Stream):
     is_sorted = True
     #: How many records the API says this run's window holds (for progress lines).
     _expected: int | None = None
-    _total_asked = False
 
     def __init__(self, tap: t.Any) -> None:
         """Load the stream's schema from `schemas/`."""
         super().__init__(tap, schema=load_schema(self.name))
+        self._pending: defaultdict[str, list[dict]] = defaultdict(list)
+        self._hand_over = False
+        self._batch: dict[str, list[dict]] = {}
+        self._batch_number = 0
 
     def make_flavour(self) -> Flavour:
         """The API spelling of this stream's endpoint."""
@@ -79,59 +97,133 @@ class BigCommerceStream(Stream):
     def _convert(self) -> t.Callable[[t.Any], t.Any]:
         return compile_record_converter(self.schema)
 
-    def upper_bound(self) -> dt.datetime:
+    @property
+    def page_size(self) -> int:
+        """Records per request."""
+        return int(self.config.get("page_size", 250))
+
+    def server_second(self) -> dt.datetime:
         """The newest `date_modified` this run reads: the store's current second.
 
         Records changed later are left for the next run, which starts at the bookmark
         (inclusive), so a record written in that same second is read then. The store's
         clock (the `Date` header, which never runs ahead of it) is used rather than ours.
         """
-        now = self.client.server_now()
-        if now is None:
-            self.fetch_page(self.flavour.window_params(None, _utcnow(), 1), limit=1)
-            now = self.client.server_now() or time.time()
+        now = self.client.server_now() or time.time()
         return dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc)
 
-    def fetch_page(self, params: Params, *, limit: int) -> Page:
+    def fetch_page(self, params: Params, flavour: Flavour | None = None) -> Page:
         """One request through the client, unpacked by the flavour."""
-        document = self.client.get(
-            self.flavour.version, self.flavour.path, params, resource=self.name
-        )
-        return self.flavour.unpack(document, limit)
-
-    def report_total(self, lower: dt.datetime | None, upper: dt.datetime, page: Page) -> None:
-        """Remember how many records the API says the window holds, for progress lines."""
-        if not self._total_asked:
-            self._total_asked = True
+        flavour = flavour or self.flavour
+        document = self.client.get(flavour.version, flavour.path, params, resource=self.name)
+        page = flavour.unpack(document, int(params.get("limit", self.page_size)))
+        if self._expected is None and page.total is not None:
             self._expected = page.total
+        return page
+
+    def readers(self) -> list[KeysetReader]:
+        """The listings whose records this stream emits (orders add archived ones)."""
+        return [KeysetReader(self.flavour, self.fetch_page, self.page_size)]
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Read every record modified since the bookmark (or `start_date`), oldest first."""
-        limit = int(self.config.get("page_size", 250))
         lower = self.get_starting_timestamp(context)
-        upper = self.upper_bound()
-        self._expected, self._total_asked = None, False
-        emitted = 0
-        last_report = time.monotonic()
-
-        def fetch(params: Params) -> Page:
-            page = self.fetch_page(params, limit=limit)
-            self.report_total(lower, upper, page)
-            return page
-
-        reader = KeysetReader(self.flavour, fetch, limit)
-        for record in reader.read(lower, upper):
-            yield self._convert(record)
-            emitted += 1
+        self._expected = None
+        readers = self.readers()
+        upper: t.Any = self.server_second  # learnt from the first response
+        if len(readers) == 1:
+            records: t.Iterator[dict] = readers[0].read(lower, upper)
+        else:
+            upper = self._first_bound(readers[0])
+            records = heapq.merge(
+                *(reader.read(lower, upper) for reader in readers),
+                key=readers[0].modified_at,
+            )
+        emitted, last_report = 0, time.monotonic()
+        previous = None
+        # One record of look-ahead tells which record is the last, so the final batch of
+        # child rows is handed over before it.
+        for record in records:
+            if previous is not None:
+                yield self._prepare(previous, last=False)
+                emitted += 1
+            previous = record
             if time.monotonic() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.monotonic()
                 self._log_progress(emitted)
-        self._log_progress(emitted, done=True)
+        if previous is not None:
+            yield self._prepare(previous, last=True)
+            emitted += 1
+        self.logger.info("%s: %s records read", self.name, f"{emitted:,}")
 
-    def _log_progress(self, emitted: int, *, done: bool = False) -> None:
-        total = f" of {self._expected:,}" if self._expected is not None else ""
-        state = "done" if done else "so far"
-        self.logger.info("%s: %s records %s%s", self.name, f"{emitted:,}", state, total)
+    def _first_bound(self, reader: KeysetReader) -> dt.datetime:
+        if self.client.server_now() is None:
+            reader.fetch(self.flavour.window_params(None, None, 1))
+        return self.server_second()
+
+    def _prepare(self, record: dict, *, last: bool) -> dict:
+        if self.has_selected_descendents:
+            for name, rows in self.child_rows(record).items():
+                self._pending[name].extend(rows)
+            waiting = sum(len(rows) for rows in self._pending.values())
+            self._hand_over = last or waiting >= CHILD_BATCH_ROWS
+        return t.cast("dict", self._convert(record))
+
+    def child_rows(self, record: dict) -> dict[str, list[dict]]:
+        """Rows of the child streams carried by one raw record."""
+        return {}
+
+    def complete_children(self, pending: dict[str, list[dict]]) -> None:
+        """Fetch what an include left out, for a whole batch at once."""
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """Hand a batch of child rows to the child streams when one is complete."""
+        if self._hand_over and self._pending:
+            pending, self._pending = self._pending, defaultdict(list)
+            self._hand_over = False
+            self.complete_children(pending)
+            self._batch_number += 1
+            self._batch = dict(pending)
+            # The context stays small: the SDK logs it with every metric.
+            yield {"batch": self._batch_number}
+            self._batch = {}
+
+    def take_child_rows(self, child: str) -> list[dict]:
+        """The rows of `child` in the batch being handed over."""
+        return self._batch.get(child, [])
+
+    def _log_progress(self, emitted: int) -> None:
+        total = self.expected_total()
+        of = f" of {total:,}" if total is not None else ""
+        self.logger.info("%s: %s records so far%s", self.name, f"{emitted:,}", of)
+
+    def expected_total(self) -> int | None:
+        """How many records the API says this run will read, if it said."""
+        return self._expected
+
+
+class ChildStream(Stream):
+    """Rows that come inside their parent's records; they share the parent's bookmark."""
+
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    # No state of their own: a changed parent brings its current children along.
+    state_partitioning_keys: t.ClassVar[list[str]] = []
+
+    def __init__(self, tap: t.Any) -> None:
+        """Load the stream's schema from `schemas/`."""
+        super().__init__(tap, schema=load_schema(self.name))
+
+    @cached_property
+    def _convert(self) -> t.Callable[[t.Any], t.Any]:
+        return compile_record_converter(self.schema)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The rows the parent handed over."""
+        parent = next(s for s in self._tap.streams.values() if type(s) is self.parent_stream_type)
+        for row in t.cast("BigCommerceStream", parent).take_child_rows(self.name):
+            yield self._convert(row)
 
 
 class ProductsStream(BigCommerceStream):
@@ -140,8 +232,14 @@ class ProductsStream(BigCommerceStream):
     name = "products"
 
     def make_flavour(self) -> Flavour:
-        """Products are v3."""
-        return ProductsFlavour()
+        """Products are v3; `options`/`modifiers` are left out (they cut pages to 10)."""
+        return ProductsFlavour(
+            include="variants,images,custom_fields,primary_image,bulk_pricing_rules,channels"
+        )
+
+    def child_rows(self, record: dict) -> dict[str, list[dict]]:
+        """Variants, images and custom fields."""
+        return product_rows(record)
 
 
 class CustomersStream(BigCommerceStream):
@@ -151,7 +249,42 @@ class CustomersStream(BigCommerceStream):
 
     def make_flavour(self) -> Flavour:
         """Customers are v3."""
-        return CustomersFlavour()
+        return CustomersFlavour(include="addresses,storecredit,attributes,formfields")
+
+    def child_rows(self, record: dict) -> dict[str, list[dict]]:
+        """Addresses; customers with more than the include's 10 are completed later."""
+        rows = customer_rows(record)
+        if customer_addresses_capped(record):
+            rows["_capped_customers"] = [{"id": record["id"]}]
+        return rows
+
+    def complete_children(self, pending: dict[str, list[dict]]) -> None:
+        """Read all addresses of the capped customers with one `customer_id:in` listing."""
+        capped = {row["id"] for row in pending.pop("_capped_customers", [])}
+        if not capped:
+            return
+        addresses = [
+            a for a in pending.get("customer_addresses", []) if a.get("customer_id") not in capped
+        ]
+        addresses.extend(self._all_addresses(sorted(capped)))
+        pending["customer_addresses"] = addresses
+
+    def _all_addresses(self, customer_ids: list[int]) -> t.Iterator[dict]:
+        page = 1
+        while True:
+            # Addresses have no dates to key on; the set of one batch of customers is
+            # small and read at once, so page numbers are safe here.
+            params = {
+                "customer_id:in": ",".join(map(str, customer_ids)),
+                "limit": 250,
+                "page": page,
+            }
+            document = self.client.get("v3", "customers/addresses", params, resource=self.name)
+            unpacked = self.flavour.unpack(document, 250)
+            yield from unpacked.records
+            if unpacked.is_last:
+                return
+            page += 1
 
 
 class OrdersStream(BigCommerceStream):
@@ -160,24 +293,102 @@ class OrdersStream(BigCommerceStream):
     name = "orders"
 
     def make_flavour(self) -> Flavour:
-        """Orders are v2."""
-        return OrdersFlavour()
+        """Orders are v2; line items and shipping addresses come inside each order."""
+        return OrdersFlavour(include="consignments.line_items,fees")
 
-    def report_total(self, lower: dt.datetime | None, upper: dt.datetime, page: Page) -> None:
-        """v2 lists carry no total: ask `/v2/orders/count` once, with the same filters."""
-        if self._total_asked:
-            return
-        self._total_asked = True
-        flavour = t.cast("OrdersFlavour", self.flavour)
-        answer = self.client.get(
-            "v2", "orders/count", flavour.count_params(lower, upper), resource=self.name
-        )
-        count = answer.get("count") if isinstance(answer, dict) else None
-        self._expected = int(count) if isinstance(count, (int, float)) else None
+    def readers(self) -> list[KeysetReader]:
+        """Live orders, and archived ones when `include_archived_orders` is set."""
+        readers = super().readers()
+        if self.config.get("include_archived_orders"):
+            archived = OrdersFlavour(
+                include="consignments.line_items,fees", extra={"is_deleted": "true"}
+            )
+            readers.append(
+                KeysetReader(archived, lambda p: self.fetch_page(p, archived), self.page_size)
+            )
+        return readers
+
+    def child_rows(self, record: dict) -> dict[str, list[dict]]:
+        """Line items and shipping addresses; all line items when the include cut them off."""
+        rows, capped = order_rows(record)
+        if capped:
+            rows["order_products"] = list(self._all_line_items(record["id"]))
+        return rows
+
+    def _all_line_items(self, order_id: int) -> t.Iterator[dict]:
+        page = 1
+        while True:
+            params = {"page": page, "limit": 250}
+            items = self.client.get("v2", f"orders/{order_id}/products", params, resource=self.name)
+            unpacked = self.flavour.unpack(items, 250)
+            yield from unpacked.records
+            if unpacked.is_last:
+                return
+            page += 1
+
+    def expected_total(self) -> int | None:
+        """v2 lists carry no total: ask `/v2/orders/count` once, only for a long sync."""
+        if self._expected is None:
+            flavour = t.cast("OrdersFlavour", self.flavour)
+            lower = self.get_starting_timestamp(None)
+            answer = self.client.get(
+                "v2", "orders/count", flavour.count_params(lower, None), resource=self.name
+            )
+            count = answer.get("count") if isinstance(answer, dict) else None
+            self._expected = int(count) if isinstance(count, (int, float)) else -1
+        return self._expected if self._expected >= 0 else None
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(tz=dt.timezone.utc)
+class ProductVariantsStream(ChildStream):
+    """Variants of each product (`include=variants`)."""
+
+    name = "product_variants"
+    parent_stream_type = ProductsStream
 
 
-STREAM_TYPES: list[type[BigCommerceStream]] = [ProductsStream, CustomersStream, OrdersStream]
+class ProductImagesStream(ChildStream):
+    """Images of each product (`include=images`)."""
+
+    name = "product_images"
+    parent_stream_type = ProductsStream
+
+
+class ProductCustomFieldsStream(ChildStream):
+    """Custom fields of each product (`include=custom_fields`), with `product_id` added."""
+
+    name = "product_custom_fields"
+    parent_stream_type = ProductsStream
+
+
+class CustomerAddressesStream(ChildStream):
+    """Addresses of each customer (`include=addresses`, completed past the cap of 10)."""
+
+    name = "customer_addresses"
+    parent_stream_type = CustomersStream
+
+
+class OrderProductsStream(ChildStream):
+    """Line items of each order (`include=consignments.line_items`, completed past the cap)."""
+
+    name = "order_products"
+    parent_stream_type = OrdersStream
+
+
+class OrderShippingAddressesStream(ChildStream):
+    """Shipping addresses of each order (its shipping consignments)."""
+
+    name = "order_shipping_addresses"
+    parent_stream_type = OrdersStream
+
+
+STREAM_TYPES: list[type[Stream]] = [
+    ProductsStream,
+    ProductVariantsStream,
+    ProductImagesStream,
+    ProductCustomFieldsStream,
+    CustomersStream,
+    CustomerAddressesStream,
+    OrdersStream,
+    OrderProductsStream,
+    OrderShippingAddressesStream,
+]

@@ -11,7 +11,7 @@ import typing as t
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -112,6 +112,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         description=(
             "Share (0 to 0.9) of the store's API quota left to the merchant's other apps: "
             "the tap waits for the quota window to reset rather than use it."
+        ),
+    ),
+    th.Property(
+        "include_archived_orders",
+        th.BooleanType,
+        default=False,
+        title="Include archived orders",
+        description=(
+            "Also read archived (deleted) orders, with `is_deleted` true, so a warehouse can "
+            "mark them."
         ),
     ),
     th.Property(
@@ -241,7 +251,7 @@ class TapBigCommerce(Tap):
             logger=self.logger,
         )
 
-    def discover_streams(self) -> list[BigCommerceStream]:
+    def discover_streams(self) -> list[Stream]:
         """Return the streams; schemas are static files, so this makes no request."""
         return [stream_type(self) for stream_type in STREAM_TYPES]
 
@@ -253,7 +263,7 @@ class TapBigCommerce(Tap):
         """
         for stream in self.streams.values():
             if isinstance(stream, BigCommerceStream):
-                stream.fetch_page({"limit": 1}, limit=1)
+                stream.fetch_page({"limit": 1})
         self.logger.info("Connected to store '%s'", self.store.store_hash)
 
     def run_discovery(self) -> str:

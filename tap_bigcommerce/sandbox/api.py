@@ -299,6 +299,24 @@ def list_customers(store: Store, q: dict[str, str]) -> Response:
     return json_response({"data": data, "meta": meta})
 
 
+def list_customer_addresses(store: Store, q: dict[str, str]) -> Response:
+    """``GET /v3/customers/addresses``: page/limit and ``customer_id:in`` (no date filter)."""
+    page, limit = _page_limit(q)
+    wanted = _int_list(q, "customer_id:in")
+    customer_ids = wanted if wanted is not None else store.ids("customers")
+    rows: list[dict[str, Any]] = []
+    for cid in sorted(set(customer_ids)):
+        try:
+            _, _, version, _ = store.state("customers", cid)
+        except KeyError:
+            continue
+        rows.extend(records.customer_addresses(store.seed, cid, version))
+    chunk = rows[(page - 1) * limit : page * limit]
+    return json_response(
+        {"data": chunk, "meta": {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}}
+    )
+
+
 def _cursor_meta(
     store: Store, query: Query, ids: list[int], limit: int, total: int, cursor_mode: bool,
     forward: bool,

@@ -308,6 +308,17 @@ def _variant(
 # --------------------------------------------------------------------------- customers
 
 
+def customer_address_count(seed: int, cid: int) -> int:
+    """How many addresses a customer has; every 50th has more than the include's cap of 10."""
+    return _rng(seed, "customers", cid).choice((0, 1, 1, 1, 2, 3, 12)) if cid % 50 else 12
+
+
+def customer_addresses(seed: int, cid: int, version: int) -> list[dict[str, Any]]:
+    """All addresses of a customer, as ``GET /v3/customers/addresses`` returns them."""
+    n = customer_address_count(seed, cid)
+    return [_customer_address(seed, cid, k, version) for k in range(1, n + 1)]
+
+
 def customer(
     seed: int, cid: int, created: int, modified: int, version: int,
     includes: frozenset[str] = frozenset(),
@@ -316,7 +327,7 @@ def customer(
     s = _rng(seed, "customers", cid)
     r = _rng(seed, "customers", cid, version)
     first, last = person_name(seed, "customers", cid)
-    n_addresses = s.choice((0, 1, 1, 1, 2, 3, 12)) if cid % 50 else 12  # some exceed the cap
+    n_addresses = customer_address_count(seed, cid)
     n_attributes = s.randint(0, 2)
     rec: dict[str, Any] = {
         "email": f"customer{cid}@example.com",

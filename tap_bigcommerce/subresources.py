@@ -1,0 +1,85 @@
+"""Child rows carried inside a parent's response: line items, addresses, variants, ...
+
+Pure functions from one parent record (as the API returned it) to the rows of each child
+stream, each row carrying its parent's id. Where BigCommerce caps an include, the function
+says so, and the stream fetches the rest from the per-parent endpoint.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+Record = dict[str, t.Any]
+
+#: The include's undocumented marker that a consignment's line items were cut off at 50
+#: (bigcommerce/docs#960); the tap then reads `/v2/orders/{id}/products` for that order.
+CAP_WARNING = "__warning__"
+
+#: `customer_Full.addresses` is "Limited to 10" (customers.v3.yml).
+CUSTOMER_ADDRESS_CAP = 10
+
+
+def product_rows(product: Record) -> dict[str, list[Record]]:
+    """Variants, images and custom fields of a product (`include=variants,images,...`)."""
+    product_id = product["id"]
+    return {
+        "product_variants": list(product.get("variants") or []),
+        "product_images": list(product.get("images") or []),
+        # Custom fields carry no product id of their own.
+        "product_custom_fields": [
+            {**field, "product_id": product_id} for field in product.get("custom_fields") or []
+        ],
+    }
+
+
+def customer_rows(customer: Record) -> dict[str, list[Record]]:
+    """A customer's addresses (`include=addresses`, at most 10 of them)."""
+    return {"customer_addresses": list(customer.get("addresses") or [])}
+
+
+def customer_addresses_capped(customer: Record) -> bool:
+    """True when the customer has more addresses than the include returned."""
+    count = customer.get("address_count") or 0
+    return isinstance(count, int) and count > len(customer.get("addresses") or [])
+
+
+def _consignment_groups(order: Record) -> list[Record]:
+    """Every consignment of an order (`consignment_structure=object`), of every kind."""
+    consignments = order.get("consignments")
+    if isinstance(consignments, list):  # the legacy structure: [ {pickups, shipping, ...} ]
+        consignments = consignments[0] if consignments else {}
+    if not isinstance(consignments, dict):
+        return []
+    groups: list[Record] = []
+    for kind in ("pickups", "shipping", "downloads"):
+        groups.extend(g for g in consignments.get(kind) or [] if isinstance(g, dict))
+    email = consignments.get("email") or {}
+    if isinstance(email, dict):
+        groups.extend(g for g in email.get("gift_certificates") or [] if isinstance(g, dict))
+    return groups
+
+
+def order_rows(order: Record) -> tuple[dict[str, list[Record]], bool]:
+    """Line items and shipping addresses of an order, and whether the line items are capped.
+
+    With `include=consignments.line_items` the shipping consignments are the order's
+    shipping addresses (plus their `line_items`), so no request per order is needed.
+    """
+    order_id = order["id"]
+    items: dict[t.Any, Record] = {}
+    capped = False
+    for group in _consignment_groups(order):
+        capped = capped or CAP_WARNING in group
+        group.pop(CAP_WARNING, None)
+        for item in group.get("line_items") or []:
+            if isinstance(item, dict) and "id" in item:
+                items.setdefault(item["id"], {**item, "order_id": order_id})
+    consignments = order.get("consignments")
+    shipping = consignments.get("shipping") if isinstance(consignments, dict) else None
+    addresses = [
+        {**{k: v for k, v in group.items() if k != "line_items"}, "order_id": order_id}
+        for group in shipping or []
+        if isinstance(group, dict)
+    ]
+    rows = {"order_products": list(items.values()), "order_shipping_addresses": addresses}
+    return rows, capped
