@@ -21,6 +21,7 @@ import requests
 from tap_bigcommerce.errors import (
     AuthError,
     BigCommerceError,
+    ConfigError,
     RequestRejectedError,
     RetriesExhaustedError,
     ScopeError,
@@ -87,6 +88,12 @@ class QuotaPacer:
         self._window_s: float | None = None
         self._reset_at = 0.0
         self._in_flight = 0
+
+    def rate(self) -> float | None:
+        """Requests per second the tap may use, once a response has told the quota."""
+        if not self._quota or not self._window_s:
+            return None
+        return self._quota * (1 - self.reserve) / self._window_s
 
     def _reserved(self) -> int:
         return int(self.reserve * self._quota) if self._quota else 0
@@ -265,6 +272,12 @@ class BigCommerceClient:
             raise _Transient("connection failed or was reset") from None
         except requests.exceptions.Timeout:
             raise _Transient(f"no answer within the {self.timeout:g} s request_timeout") from None
+        except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
+            # Raised before anything is sent, and its text would quote the key: no retry.
+            raise ConfigError(
+                "access_token (or user_agent) cannot be sent as an HTTP header: it has spaces, "
+                "line breaks or other characters an API key never has; copy the key again"
+            ) from None
         except requests.exceptions.RequestException as exc:
             # ChunkedEncodingError, ContentDecodingError: the body broke off mid-way.
             raise _Transient(f"the response broke off ({type(exc).__name__})") from None
@@ -280,7 +293,7 @@ class BigCommerceClient:
             try:
                 return _json.decode(response.content)
             except (msgspec.DecodeError, requests.exceptions.RequestException):
-                raise _Transient("the response was not complete JSON") from None
+                raise _Transient(_not_json_reason(response)) from None
         if status == 429:
             self.stats.throttled += 1
             raise _Transient("HTTP 429 (store quota used up)", _retry_after(response.headers))
@@ -316,6 +329,14 @@ def _retry_after(headers: t.Mapping[str, str]) -> float | None:
             pass
     # A 429 without the headers means the platform is under load: back off exponentially.
     return None
+
+
+def _not_json_reason(response: requests.Response) -> str:
+    """Why a 200 body could not be read: not JSON at all (a proxy's page), or cut short."""
+    kind = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if kind and not kind.endswith("json"):
+        return f"the response was not JSON (HTTP 200 with Content-Type {kind[:40]})"
+    return f"the response was not complete JSON ({len(response.content)} bytes)"
 
 
 def _status_error(

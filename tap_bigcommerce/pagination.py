@@ -64,6 +64,19 @@ class Flavour:
         """Turn a response body (None for HTTP 204) into a `Page`."""
         raise NotImplementedError
 
+    def probe_params(
+        self, lower: dt.datetime | None, upper: dt.datetime | None, rank: int
+    ) -> Params:
+        """The one record at position `rank` (from 0) of the window, as small as possible.
+
+        Only a hint for where to cut the window into parts read side by side: each part is
+        still read by keyset, so a store that changes meanwhile costs speed, not records.
+        """
+        params = {**self.window_params(lower, upper, 1), "page": rank + 1}
+        params.pop("include", None)
+        params.pop("consignment_structure", None)
+        return params
+
     def plateau_after(self, page: Page) -> t.Any:
         """Where the next plateau request starts: the last id, or the API's cursor."""
         return page.records[-1]["id"]
@@ -110,6 +123,12 @@ class _V3Flavour(Flavour):
             total=total,
             next_cursor=cursor.get("end_cursor"),
         )
+
+    def probe_params(
+        self, lower: dt.datetime | None, upper: dt.datetime | None, rank: int
+    ) -> Params:
+        """v3 can leave out every field but the date."""
+        return {**super().probe_params(lower, upper, rank), "include_fields": "date_modified"}
 
 
 class ProductsFlavour(_V3Flavour):
@@ -326,6 +345,24 @@ class KeysetReader:
                     "than risk skipping or repeating records forever"
                 )
             previous = moment
+
+
+def split_window(
+    lower: dt.datetime | None, upper: dt.datetime, cuts: t.Iterable[dt.datetime]
+) -> list[tuple[dt.datetime | None, dt.datetime]]:
+    """Cut [lower, upper] at each timestamp in `cuts` into closed, disjoint, ordered windows.
+
+    Timestamps have whole seconds, so [a, b) is the closed window [a, b - 1 s]. Repeated or
+    out-of-range cuts are ignored; together the windows cover [lower, upper] exactly.
+    """
+    points = sorted({c for c in cuts if (lower is None or c > lower) and c <= upper})
+    windows: list[tuple[dt.datetime | None, dt.datetime]] = []
+    start = lower
+    for point in points:
+        windows.append((start, point - ONE_SECOND))
+        start = point
+    windows.append((start, upper))
+    return windows
 
 
 def _cut(page: Page, bound: dt.datetime, modified_at: t.Callable[[t.Any], dt.datetime]) -> Page:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import ipaddress
@@ -115,6 +116,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "max_requests_in_flight",
+        th.IntegerType,
+        default=4,
+        title="Max requests in flight",
+        description=(
+            "Requests one stream may have under way at once (1 to 16), when the store's "
+            "quota leaves room for it; all of them share the one quota pacing."
+        ),
+    ),
+    th.Property(
         "include_archived_orders",
         th.BooleanType,
         default=False,
@@ -156,6 +167,7 @@ def validate_settings(config: t.Mapping[str, t.Any]) -> list[str]:
     errors.extend(_check_number(config, "retry_backoff_base", 0, 3600))
     errors.extend(_check_number(config, "retry_backoff_max", 0, 3600))
     errors.extend(_check_number(config, "quota_reserve", 0, 0.9))
+    errors.extend(_check_number(config, "max_requests_in_flight", 1, 16, integer=True))
     start = config.get("start_date")
     if start is not None:
         try:
@@ -166,6 +178,28 @@ def validate_settings(config: t.Mapping[str, t.Any]) -> list[str]:
                 f"(got {str(start)[:40]!r})"
             )
     return errors
+
+
+#: Settings that are numbers; Meltano hands over settings without a `kind` as text.
+NUMBER_SETTINGS = {
+    "page_size": int,
+    "max_retries": int,
+    "max_requests_in_flight": int,
+    "request_timeout": float,
+    "retry_backoff_base": float,
+    "retry_backoff_max": float,
+    "quota_reserve": float,
+}
+
+
+def _coerce_numbers(config: dict[str, t.Any]) -> None:
+    """Turn numbers written as text ("30", "0.25") into numbers; leave anything else."""
+    for name, kind in NUMBER_SETTINGS.items():
+        value = config.get(name)
+        if isinstance(value, str):
+            # A value that is not a number stays text; validation then names it.
+            with contextlib.suppress(ValueError):
+                config[name] = kind(value.strip())
 
 
 def _check_api_url(value: t.Any) -> list[str]:
@@ -220,6 +254,7 @@ class TapBigCommerce(Tap):
         # Our own checks first: their messages say what to fix and never echo the key,
         # unlike generic JSON Schema messages.
         install_redaction(self.config)
+        _coerce_numbers(self._config)
         errors = validate_settings(self.config)
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)

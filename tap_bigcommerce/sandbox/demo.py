@@ -56,7 +56,16 @@ def main() -> int:
     with Sandbox(store, store_hash="abc123", access_token=SANDBOX_TOKEN, port=0) as sandbox:
         print(f"Sandbox store listening on {sandbox.api_url} (store_hash=abc123)")
         done = subprocess.run(  # noqa: S603
-            [meltano, "--environment=sandbox", "run", "tap-bigcommerce", args.loader],
+            # --full-refresh: load the whole sandbox every time, not the changes since the
+            # previous `make run` (whose bookmark Meltano keeps in `.meltano/`).
+            [
+                meltano,
+                "--environment=sandbox",
+                "run",
+                "--full-refresh",
+                "tap-bigcommerce",
+                args.loader,
+            ],
             env=meltano_env(sandbox.api_url),
             check=False,
         )
