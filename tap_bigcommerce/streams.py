@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_bigcommerce.pagination import (
     CustomersFlavour,
@@ -80,6 +81,10 @@ class BigCommerceStream(Stream):
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = "date_modified"
+    # `transform.py` already gives every field the schema's type (and drops unknown ones);
+    # the SDK's recursive pass would do it again at half the tap's run time.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    _unknown_seen: set[str] = frozenset()  # type: ignore[assignment]
     # Records come out in date_modified order, so STATE can be written mid-stream and a
     # rerun after a crash resumes from it.
     is_sorted = True
@@ -87,6 +92,7 @@ class BigCommerceStream(Stream):
     STATE_MSG_FREQUENCY = 1000
     #: How many records the API says this run's window holds (for progress lines).
     _expected: int | None = None
+    _feeds_children = False
 
     def __init__(self, tap: t.Any) -> None:
         """Load the stream's schema from `schemas/`."""
@@ -112,7 +118,15 @@ class BigCommerceStream(Stream):
 
     @cached_property
     def _convert(self) -> t.Callable[[t.Any], t.Any]:
-        return compile_record_converter(self.schema)
+        return compile_record_converter(self.schema, on_unknown=self._note_unknown)
+
+    def _note_unknown(self, names: set[str]) -> None:
+        new = names - self._unknown_seen
+        if new:
+            self._unknown_seen |= new
+            self.logger.warning(
+                "%s: fields not in the schema were dropped: %s", self.name, sorted(new)
+            )
 
     @property
     def page_size(self) -> int:
@@ -158,6 +172,7 @@ class BigCommerceStream(Stream):
                 *(reader.read(lower, upper) for reader in readers),
                 key=readers[0].modified_at,
             )
+        self._feeds_children = self.has_selected_descendents
         emitted, last_report = 0, time.monotonic()
         previous = None
         # One record of look-ahead tells which record is the last, so the final batch of
@@ -264,7 +279,7 @@ class BigCommerceStream(Stream):
         return self.server_second()
 
     def _prepare(self, record: dict, *, last: bool) -> dict:
-        if self.has_selected_descendents:
+        if self._feeds_children:
             for name, rows in self.child_rows(record).items():
                 self._pending[name].extend(rows)
             waiting = sum(len(rows) for rows in self._pending.values())
@@ -310,6 +325,8 @@ class ChildStream(Stream):
     """Rows that come inside their parent's records; they share the parent's bookmark."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    _unknown_seen: set[str] = frozenset()  # type: ignore[assignment]
     # No state of their own: a changed parent brings its current children along.
     state_partitioning_keys: t.ClassVar[list[str]] = []
 
@@ -319,7 +336,15 @@ class ChildStream(Stream):
 
     @cached_property
     def _convert(self) -> t.Callable[[t.Any], t.Any]:
-        return compile_record_converter(self.schema)
+        return compile_record_converter(self.schema, on_unknown=self._note_unknown)
+
+    def _note_unknown(self, names: set[str]) -> None:
+        new = names - self._unknown_seen
+        if new:
+            self._unknown_seen |= new
+            self.logger.warning(
+                "%s: fields not in the schema were dropped: %s", self.name, sorted(new)
+            )
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The rows the parent handed over."""

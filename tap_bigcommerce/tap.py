@@ -24,6 +24,7 @@ from tap_bigcommerce.client import (
     StoreConnection,
 )
 from tap_bigcommerce.errors import BigCommerceError, ConfigError
+from tap_bigcommerce.output import StateFlushingWriter
 from tap_bigcommerce.redact import install_redaction
 from tap_bigcommerce.streams import STREAM_TYPES, BigCommerceStream
 
@@ -249,6 +250,7 @@ class TapBigCommerce(Tap):
     config_jsonschema = CONFIG_SCHEMA
     # Discovery checks the connection, so it must validate the settings first.
     dynamic_catalog = True
+    message_writer_class = StateFlushingWriter
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Our own checks first: their messages say what to fix and never echo the key,

@@ -75,17 +75,30 @@ def _compile(prop: t.Mapping[str, t.Any]) -> Convert | None:
     return as_object or as_list
 
 
-def compile_record_converter(schema: t.Mapping[str, t.Any]) -> Convert:
-    """Build a function that converts one record (in place) to match `schema`."""
+def compile_record_converter(
+    schema: t.Mapping[str, t.Any], on_unknown: t.Callable[[set[str]], None] | None = None
+) -> Convert:
+    """Build a function that converts one record (in place) to match `schema`.
+
+    With `on_unknown`, top-level fields the schema does not declare are removed and
+    reported (the tap does this itself instead of the SDK's much slower recursive pass).
+    """
+    properties = schema.get("properties") or {}
     steps = [
         (name, convert)
-        for name, prop in (schema.get("properties") or {}).items()
+        for name, prop in properties.items()
         if (convert := _compile(prop)) is not None
     ]
+    known = frozenset(properties)
 
     def convert_record(record: t.Any) -> t.Any:
         if not isinstance(record, dict):
             return record
+        if on_unknown is not None and not known.issuperset(record):
+            unknown = set(record) - known
+            for name in unknown:
+                del record[name]
+            on_unknown(unknown)
         for name, convert in steps:
             value = record.get(name)
             if value is not None:
