@@ -313,22 +313,30 @@ class BigCommerceClient:
             self._server_offset = server - time.time()
 
 
+#: The longest wait a 429's headers can ask for when they name no window: BigCommerce's
+#: windows are 30 s, so anything far beyond is a broken header, not a reason to stall.
+MAX_QUOTA_WAIT_S = 120.0
+
+
 def _retry_after(headers: t.Mapping[str, str]) -> float | None:
     """Seconds to wait after a 429, from BigCommerce's headers; None when they are absent."""
-    reset_ms = headers.get("X-Rate-Limit-Time-Reset-Ms")
-    if reset_ms is not None:
-        try:
-            return max(int(reset_ms) / 1000, 0.0) + 0.05
-        except ValueError:
-            pass
-    retry_after = headers.get("X-Retry-After") or headers.get("Retry-After")
-    if retry_after is not None:
-        try:
-            return max(float(retry_after), 0.0)
-        except ValueError:
-            pass
-    # A 429 without the headers means the platform is under load: back off exponentially.
-    return None
+    wait = _header_seconds(headers, "X-Rate-Limit-Time-Reset-Ms", 1000)
+    if wait is None:
+        wait = _header_seconds(headers, "X-Retry-After", 1) or _header_seconds(
+            headers, "Retry-After", 1
+        )
+    if wait is None:
+        # A 429 without the headers means the platform is under load: back off exponentially.
+        return None
+    window = _header_seconds(headers, "X-Rate-Limit-Time-Window-Ms", 1000)
+    return min(wait + 0.05, 2 * window if window else MAX_QUOTA_WAIT_S)
+
+
+def _header_seconds(headers: t.Mapping[str, str], name: str, per_second: int) -> float | None:
+    try:
+        return max(float(headers[name]) / per_second, 0.0)
+    except (KeyError, ValueError):
+        return None
 
 
 def _not_json_reason(response: requests.Response) -> str:

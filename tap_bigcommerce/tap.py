@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_bigcommerce import __version__
 from tap_bigcommerce.client import (
@@ -156,11 +155,17 @@ def validate_settings(config: t.Mapping[str, t.Any]) -> list[str]:
             "store_hash must be the short id from the API path: 1-32 lowercase letters and "
             f"digits, without 'stores/' or 'store-' (got {str(store_hash)[:40]!r})"
         )
-    tokens = [config.get(k) for k in ("access_token", "api_key") if config.get(k) is not None]
-    if not tokens or not all(isinstance(v, str) and v.strip() for v in tokens):
+    given = [config[k] for k in ("access_token", "api_key") if config.get(k) is not None]
+    tokens = [v for v in given if isinstance(v, str) and v.strip()]
+    if not tokens or len(tokens) < len(given):
         errors.append("access_token (or its synonym api_key) is required and must be non-empty")
     elif len(set(tokens)) > 1:
         errors.append("access_token and api_key are both set and differ: set only one")
+    elif not all(_looks_like_a_key(v) for v in tokens):
+        errors.append(
+            "access_token must be the key exactly as the control panel shows it: no spaces, "
+            "line breaks or non-ASCII characters"
+        )
     errors.extend(_check_api_url(config.get("api_url", DEFAULT_API_URL)))
     errors.extend(_check_number(config, "page_size", 1, 250, integer=True))
     errors.extend(_check_number(config, "request_timeout", 0.001, 3600))
@@ -179,6 +184,11 @@ def validate_settings(config: t.Mapping[str, t.Any]) -> list[str]:
                 f"(got {str(start)[:40]!r})"
             )
     return errors
+
+
+def _looks_like_a_key(value: str) -> bool:
+    """An API key is printable ASCII without spaces; anything else was pasted wrongly."""
+    return value.isascii() and value.isprintable() and not any(c.isspace() for c in value)
 
 
 #: Settings that are numbers; Meltano hands over settings without a `kind` as text.
@@ -259,7 +269,8 @@ class TapBigCommerce(Tap):
         _coerce_numbers(self._config)
         errors = validate_settings(self.config)
         if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
+            # Not the SDK's ConfigValidationError: `main` prints ours as plain lines.
+            raise ConfigError("\n".join(errors))
         return errors or super()._validate_config(raise_errors=raise_errors)
 
     @cached_property
@@ -314,7 +325,8 @@ def main() -> None:
     try:
         TapBigCommerce.cli()
     except BigCommerceError as exc:
-        print(f"tap-bigcommerce: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"tap-bigcommerce: error: {line}", file=sys.stderr)
         sys.exit(1)
 
 

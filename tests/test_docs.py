@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_readme_settings_table_matches_about():
-    about = subprocess.run(  # noqa: S603
+    about = subprocess.run(
         [*tap_command(), "--about", "--format=markdown"],
         capture_output=True,
         text=True,

@@ -630,6 +630,49 @@ def test_fault_times_none_random_and_clear(client: Client, sandbox: Sandbox) -> 
         sandbox.faults.add("teapot")
 
 
+def test_fault_bad_content_kinds(client: Client, sandbox: Sandbox) -> None:
+    sandbox.faults.add("not_json", path_contains="/v3/catalog/products")
+    r = client.get("/v3/catalog/products")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(requests.JSONDecodeError):
+        r.json()
+    assert all(h in r.headers for h in RATE_HEADERS)
+    sandbox.faults.add("bad_envelope", path_contains="/v3/customers")
+    sandbox.faults.add("bad_envelope", path_contains="/v2/orders")
+    v3 = client.get("/v3/customers").json()
+    assert isinstance(v3, dict) and "data" not in v3 and "meta" in v3
+    v2 = client.get("/v2/orders").json()
+    assert isinstance(v2, dict) and isinstance(v2["items"], list)
+    sandbox.faults.add("drop_field:id", path_contains="/v2/orders")
+    sandbox.faults.add("drop_field:date_modified", path_contains="/v3/customers")
+    orders = client.get("/v2/orders", {"limit": 5}).json()
+    assert ["id" in o for o in orders] == [True, True, False, True, True]
+    customers = client.get("/v3/customers", {"limit": 4}).json()["data"]
+    assert ["date_modified" in c for c in customers] == [True, True, False, True]
+    assert "date_modified" in client.get("/v3/customers", {"limit": 4}).json()["data"][2]
+    assert sandbox.faults.injected == {
+        "not_json": 1, "bad_envelope": 2, "drop_field:id": 1, "drop_field:date_modified": 1
+    }  # fmt: skip
+    sandbox.faults.add("drop_field:id", path_contains="/v2/orders")
+    assert client.get("/v2/orders", {"min_id": 10**6}).status_code == 204  # nothing to cut
+    for bad in ("drop_field:", "drop_field:<name>", "not-json"):
+        with pytest.raises(ValueError, match="unknown fault kind"):
+            sandbox.faults.add(bad)
+
+
+def test_log_keeps_headers_and_quota_low_water_mark(client: Client, sandbox: Sandbox) -> None:
+    sandbox.set_quota(5, window_ms=10_000)
+    assert sandbox.rate.min_left is None
+    for _ in range(3):
+        client.get("/v2/time")
+    assert sandbox.rate.min_left == 2
+    assert [r.headers["X-Rate-Limit-Requests-Left"] for r in sandbox.requests[-3:]] == [
+        "4", "3", "2"
+    ]  # fmt: skip
+    sandbox.set_quota(None)
+    assert sandbox.rate.min_left is None
+
+
 # ------------------------------------------------------------------------------- mutations
 
 

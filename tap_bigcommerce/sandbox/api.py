@@ -53,6 +53,16 @@ def json_response(obj: Any, status: int = 200) -> Response:
     return Response(status, dumps(obj))
 
 
+def _v3_list(records_json: list[bytes], meta: dict[str, Any]) -> Response:
+    """``{"data": [...], "meta": ...}`` from encoded records: the bytes ``dumps`` would write."""
+    return Response(200, b'{"data":[' + b",".join(records_json) + b'],"meta":' + dumps(meta) + b"}")
+
+
+def _plain_fields(q: dict[str, str]) -> bool:
+    """No ``include_fields`` / ``exclude_fields``: records go out whole, from the cache."""
+    return not q.get("include_fields") and not q.get("exclude_fields")
+
+
 def v3_error(status: int, title: str, errors: dict[str, str] | None = None) -> Response:
     """v3 error body: ``{status, title, type, errors}``."""
     return json_response(
@@ -201,6 +211,9 @@ def list_products(store: Store, q: dict[str, str]) -> Response:
     total, ids = store.select("products", query, (page - 1) * limit, limit)
     include_set = frozenset(fields.PRODUCT_INCLUDE_FIELDS[k] for k in fields.PRODUCT_INCLUDE_FIELDS
                             if fields.PRODUCT_INCLUDE_FIELDS[k] in inc)  # fmt: skip
+    if _plain_fields(q):
+        cached = [store.record_json("products", i, inc) for i in ids]
+        return _v3_list(cached, {"pagination": _v3_meta(total, len(cached), page, limit)})
     data = [_select_fields(store.record("products", i, inc), q, include_set) for i in ids]
     return json_response(
         {"data": data, "meta": {"pagination": _v3_meta(total, len(data), page, limit)}}
@@ -288,14 +301,16 @@ def list_customers(store: Store, q: dict[str, str]) -> Response:
             ids.reverse()
     else:
         total, ids = store.select("customers", query, (page - 1) * limit, limit)
-    data = [store.record("customers", i, inc) for i in ids]
-    data = [_select_fields(r, q, frozenset(fields.CUSTOMER_INCLUDE_FIELDS)) for r in data]
     meta: dict[str, Any] = {}
     if not cursor_mode:
-        meta["pagination"] = _v3_meta(total, len(data), page, limit)
+        meta["pagination"] = _v3_meta(total, len(ids), page, limit)
     if cursor_mode or page == 1:
         meta["cursor_pagination"] = _cursor_meta(store, query, ids, limit, total, cursor_mode,
                                                  after is not None)  # fmt: skip
+    if _plain_fields(q):
+        return _v3_list([store.record_json("customers", i, inc) for i in ids], meta)
+    data = [store.record("customers", i, inc) for i in ids]
+    data = [_select_fields(r, q, frozenset(fields.CUSTOMER_INCLUDE_FIELDS)) for r in data]
     return json_response({"data": data, "meta": meta})
 
 
@@ -428,7 +443,8 @@ def list_orders(store: Store, q: dict[str, str]) -> Response:
     if not ids:
         return Response(204)
     obj = q.get("consignment_structure") == "object"
-    return json_response([store.record("orders", i, inc, object_structure=obj) for i in ids])
+    cached = [store.record_json("orders", i, inc, object_structure=obj) for i in ids]
+    return Response(200, b"[" + b",".join(cached) + b"]")
 
 
 def _includes_v2(q: dict[str, str]) -> frozenset[str]:
@@ -469,7 +485,7 @@ def get_order(store: Store, q: dict[str, str], oid: int) -> Response:
     """``GET /v2/orders/{id}``."""
     _order_state(store, oid)
     obj = q.get("consignment_structure") == "object"
-    return json_response(store.record("orders", oid, _includes_v2(q), object_structure=obj))
+    return Response(200, store.record_json("orders", oid, _includes_v2(q), object_structure=obj))
 
 
 def order_sub(store: Store, q: dict[str, str], oid: int, what: str) -> Response:

@@ -3,16 +3,28 @@
 Kinds: ``429`` (with rate-limit headers), ``429_bare`` (without any), ``500``, ``502``, ``503``,
 ``reset`` (status, headers and part of the body, then a TCP RST), ``truncated`` (200 with cut-off
 JSON and a matching Content-Length) and ``slow`` (answer after ``seconds``).
+
+Kinds that make a complete, well-formed HTTP answer whose content is wrong (200 only):
+``not_json`` (an HTML page, as a proxy or maintenance page would send), ``bad_envelope`` (a v3
+object without ``data``; a v2 object instead of an array) and ``drop_field:<name>`` (the middle
+record of the page lacks the field ``<name>``, e.g. ``drop_field:id``).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("429", "429_bare", "500", "502", "503", "reset", "truncated", "slow")
+KINDS = (
+    "429", "429_bare", "500", "502", "503", "reset", "truncated", "slow",
+    "not_json", "bad_envelope", "drop_field:<name>",
+)  # fmt: skip
+#: Kinds that rewrite the body of a successful answer (see :func:`rewrite_body`).
+BODY_KINDS = ("not_json", "bad_envelope")
+DROP_FIELD = "drop_field:"
 
 
 @dataclass
@@ -99,6 +111,33 @@ class Faults:
             return chosen
 
 
+def rewrites_body(kind: str) -> bool:
+    """True for the kinds that turn a good 200 body into a bad one."""
+    return kind in BODY_KINDS or kind.startswith(DROP_FIELD)
+
+
+def rewrite_body(kind: str, body: bytes) -> tuple[bytes, str]:
+    """The body and Content-Type a body-rewriting fault turns a JSON list answer into."""
+    if kind == "not_json":
+        page = b"<html><head><title>Service</title></head><body>Please wait</body></html>"
+        return page, "text/html; charset=utf-8"
+    document = json.loads(body)
+    if kind == "bad_envelope":
+        if isinstance(document, list):  # v2: an object where an array belongs
+            document = {"items": document}
+        elif isinstance(document, dict):  # v3: an object without its `data` list
+            document.pop("data", None)
+    else:
+        name = kind[len(DROP_FIELD) :]
+        rows = document.get("data") if isinstance(document, dict) else document
+        if isinstance(rows, list) and rows and isinstance(rows[len(rows) // 2], dict):
+            rows[len(rows) // 2].pop(name, None)
+    return json.dumps(document, separators=(",", ":")).encode(), "application/json"
+
+
 def _check(kind: str) -> None:
-    if kind not in KINDS:
+    field_name = kind[len(DROP_FIELD) :] if kind.startswith(DROP_FIELD) else None
+    if field_name is not None and field_name.isidentifier():
+        return
+    if kind not in KINDS or field_name is not None:
         raise ValueError(f"unknown fault kind {kind!r}; one of {KINDS}")

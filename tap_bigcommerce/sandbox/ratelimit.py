@@ -20,6 +20,7 @@ class RateLimiter:
     def __init__(self, quota: int | None = None, window_ms: int = DEFAULT_WINDOW_MS) -> None:
         self._lock = threading.Lock()
         self.limited_count = 0  # 429s sent because the quota ran out
+        self.min_left: int | None = None  # lowest Requests-Left granted since `configure`
         self.configure(quota, window_ms)
 
     def configure(self, quota: int | None, window_ms: int = DEFAULT_WINDOW_MS) -> None:
@@ -29,6 +30,7 @@ class RateLimiter:
             self.window_ms = int(window_ms)
             self._window_start = time.monotonic()
             self._used = 0
+            self.min_left = None
 
     def _roll(self, now: float) -> None:
         elapsed_ms = (now - self._window_start) * 1000
@@ -60,6 +62,8 @@ class RateLimiter:
                 headers["X-Retry-After"] = str(max(1, math.ceil(reset_s)))
                 return False, headers
             self._used += 1
+            left = quota - self._used
+            self.min_left = left if self.min_left is None else min(self.min_left, left)
             return True, self._headers(now)
 
     def peek(self) -> dict[str, str]:

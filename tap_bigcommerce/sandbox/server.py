@@ -16,14 +16,14 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
 from .api import ApiError, Response
-from .faults import Fault, Faults
+from .faults import Fault, Faults, rewrite_body, rewrites_body
 from .ratelimit import RateLimiter
 from .store import RESOURCES, Store
 
@@ -71,6 +71,8 @@ class RequestInfo:
     query: dict[str, str]
     status: int = 0
     at: float = 0.0
+    #: The response headers (in the log only), e.g. the ``X-Rate-Limit-*`` values sent.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def error_for(flavour: str, status: int, title: str, errors: dict[str, str] | None = None
@@ -276,6 +278,8 @@ class Sandbox:
             resp = route.handler(self.store, query, *args)
         except ApiError as exc:
             resp = error_for(flavour, exc.status, exc.title, exc.errors)
+        if fault is not None and rewrites_body(fault.kind) and resp.status == 200:
+            resp.body, resp.content_type = rewrite_body(fault.kind, resp.body)
         resp.headers.update(rate_headers)
         return resp, fault
 
@@ -395,7 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
         resp, fault = sb.resolve(method, self.path, self.headers)
         parts = urlsplit(self.path)
         sb._record(RequestInfo(method, parts.path, dict(parse_qsl(parts.query, True)),
-                               resp.status, time.time()))  # fmt: skip
+                               resp.status, time.time(), dict(resp.headers)))  # fmt: skip
         body = resp.body
         kind = fault.kind if fault else None
         if kind == "truncated" and resp.status == 200 and body:

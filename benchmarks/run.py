@@ -1,0 +1,398 @@
+"""Benchmark: the tap against a bare `requests` loop, on the sandbox store, in one run.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--scenario NAME ...]      (also: make bench)
+
+The sandbox store runs in this process (threads). For every scenario the tap (`products`
+only, `quota_reserve: 0`, other settings default) and the baseline (`bare_loop.py`: page-number
+paging, one request after another, same endpoint and parameters as the tap) each run as a
+subprocess; their stdout is read and only its RECORD lines counted. Measured per run: wall time
+from start to exit (interpreter start-up included), the span between the first and the last
+request the sandbox saw, requests and 429s as the sandbox logged them, and peak RSS from
+`os.wait4` (`ru_maxrss`, read by the small launcher `measured.py`). Ratios compare the tap
+with the baseline of the same run; nothing is asserted: timings are for reading, not for
+failing a build.
+
+Scenarios:
+  latency0    10k products, no added latency
+  latency100  10k products, 100 ms per request (the baseline is serial; target: tap >= 5x)
+  quota       BigCommerce's 150 requests / 30 s, scaled in time to 15 / 3 s (same 5 req/s),
+              enough products for several windows: share of the quota used, 429s
+  memory      10k vs 100k products at 0 ms: the tap's peak RSS (target: within 20 %, < 150 MB)
+
+Each record's JSON is rendered once before the runs (the sandbox caches encoded records), so
+the server answers a page in well under a millisecond and the clients are what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tap_bigcommerce.sandbox import Sandbox, Store  # noqa: E402
+
+TOKEN = "bench-token"  # the sandbox's own key, not a secret
+STORE_HASH = "bench1"
+#: BigCommerce's standard quota, and the factor by which the benchmark shortens its window.
+REAL_QUOTA, REAL_WINDOW_MS = 150, 30_000
+#: What the tap sent for products when this was written (used only if it cannot be asked).
+FALLBACK_PARAMS = {
+    "include": "variants,images,custom_fields,primary_image,bulk_pricing_rules,channels",
+    "limit": 250,
+    "sort": "date_modified",
+    "direction": "asc",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    products: int
+    latency_ms: float = 0
+    quota: int | None = None
+    window_ms: int = 30_000
+
+
+def scenarios(quick: bool) -> dict[str, list[Scenario]]:
+    """The scenarios; `quick` shrinks sizes (and the quota window) for a smoke test."""
+    n = 500 if quick else 10_000
+    big = 10_000 if quick else 100_000
+    # Keep quota / window at 150 / 30 s = 5 requests per second, with a shorter window.
+    quota, window = (3, 600) if quick else (15, 3_000)
+    return {
+        "latency0": [Scenario("latency0", f"{n:,} products, 0 ms", n)],
+        "latency100": [
+            Scenario("latency100", f"{n:,} products, 100 ms/request", n, latency_ms=100)
+        ],
+        "quota": [
+            Scenario(
+                "quota",
+                f"{4 * n if quick else 2 * n:,} products, quota {quota}/{window} ms",
+                4 * n if quick else 2 * n,
+                quota=quota,
+                window_ms=window,
+            )
+        ],
+        "memory": [
+            Scenario("memory", f"{n:,} products, 0 ms", n),
+            Scenario("memory", f"{big:,} products, 0 ms", big),
+        ],
+    }
+
+
+@dataclass
+class Run:
+    runner: str
+    records: int
+    wall_s: float
+    span_s: float
+    requests: int
+    throttled: int
+    peak_mb: float
+    returncode: int
+    first_at: float = 0.0
+    last_at: float = 0.0
+    allowed: int = 0
+    window_start: float = 0.0  # when the sandbox's quota window clock started for this run
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.wall_s if self.wall_s else 0.0
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment minus what would change what the tap reads or logs."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TAP_BIGCOMMERCE") and k not in ("LOGLEVEL", "SINGER_SDK_LOG_CONFIG")
+    }
+
+
+def tap_command() -> list[str]:
+    script = Path(sys.executable).with_name("tap-bigcommerce")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tap_bigcommerce.tap"]
+
+
+def count_records(stream: t.IO[bytes], out: list[int]) -> None:
+    """Count Singer RECORD lines (any JSON spacing) without keeping them."""
+    n = 0
+    for line in stream:
+        if line.startswith(b'{"type":') and b'"RECORD"' in line[:24]:
+            n += 1
+    out.append(n)
+
+
+def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
+    """Run `command`, count its records, and read its cost from the OS and the sandbox.
+
+    The command runs under `measured.py`, a small launcher that times it and reads its peak
+    RSS with `os.wait4` (see there why not directly from this big process).
+    """
+    sb.reset_log()
+    limited_before = sb.rate_limited
+    stderr_path = workdir / f"{runner}.stderr"
+    report = workdir / f"{runner}.report.json"
+    launcher = [sys.executable, "-I", "-S", str(HERE / "measured.py"), str(report), "--"]
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [*launcher, *command], stdout=subprocess.PIPE, stderr=stderr, env=clean_env()
+        )
+        assert proc.stdout is not None
+        counted: list[int] = []
+        reader = threading.Thread(target=count_records, args=(proc.stdout, counted), daemon=True)
+        reader.start()
+        proc.wait()
+        reader.join()
+        proc.stdout.close()
+    measured = json.loads(report.read_text())
+    log = sb.requests
+    if measured["returncode"] != 0:
+        tail = stderr_path.read_text(errors="replace").splitlines()[-15:]
+        print(f"  {runner} exited with {measured['returncode']}:", *tail, sep="\n    ",
+              file=sys.stderr)  # fmt: skip
+    first = min((r.at for r in log), default=0.0)
+    last = max((r.at for r in log), default=0.0)
+    return Run(
+        runner=runner,
+        records=counted[0] if counted else 0,
+        wall_s=measured["wall_s"],
+        span_s=last - first,
+        requests=len(log),
+        throttled=sb.rate_limited - limited_before,
+        peak_mb=measured["maxrss_kib"] / 1024,  # KiB on Linux
+        returncode=measured["returncode"],
+        first_at=first,
+        last_at=last,
+        allowed=sum(1 for r in log if r.status != 429),
+    )
+
+
+class Bench:
+    """One sandbox per store size (its records rendered once), and the runs made on them."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.sandboxes: dict[int, Sandbox] = {}
+        self.memo: dict[tuple[t.Any, ...], tuple[Run, Run]] = {}
+        self.catalog_path: Path | None = None
+        self.params: dict[str, t.Any] | None = None
+
+    def sandbox(self, products: int) -> Sandbox:
+        if products not in self.sandboxes:
+            # cache_bytes=None: every record's JSON stays cached (~4.3 kB a product with the
+            # tap's includes; ~430 MB for 100k, in this process, which is not measured).
+            store = Store(seed=1, products=products, customers=1, orders=1, cache_bytes=None)
+            sb = Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN).start()
+            self.sandboxes[products] = sb
+            params = self.tap_params(sb)
+            started = time.perf_counter()
+            includes = [x for x in str(params.get("include", "")).split(",") if x]
+            held = store.warm("products", includes)
+            print(
+                f"  (sandbox: {products:,} products rendered in "
+                f"{time.perf_counter() - started:.1f} s, {held / 2**20:.0f} MB cached)",
+                file=sys.stderr,
+            )
+        return self.sandboxes[products]
+
+    def config(self, sb: Sandbox) -> dict[str, t.Any]:
+        return {
+            "store_hash": STORE_HASH,
+            "access_token": TOKEN,
+            "api_url": sb.api_url,
+            "quota_reserve": 0,
+        }
+
+    def tap_params(self, sb: Sandbox) -> dict[str, t.Any]:
+        """What the tap sends for products (include, limit, sort), asked of the tap itself."""
+        if self.params is None:
+            from tap_bigcommerce.tap import TapBigCommerce
+
+            tap = TapBigCommerce(config=self.config(sb), parse_env_config=False)
+            stream = t.cast(t.Any, tap.streams["products"])
+            try:
+                self.params = dict(stream.flavour.window_params(None, None, stream.page_size))
+            except (AttributeError, TypeError):  # the tap's internals moved: say so, go on
+                self.params = dict(FALLBACK_PARAMS)
+                print("  (could not ask the tap for its parameters; using", FALLBACK_PARAMS,
+                      ")", file=sys.stderr)  # fmt: skip
+        return self.params
+
+    def catalog(self, sb: Sandbox) -> Path:
+        """`--discover`, then select `products` alone (its child streams stay off)."""
+        if self.catalog_path is None:
+            config = self.write_json("discover-config.json", self.config(sb))
+            done = subprocess.run(
+                [*tap_command(), "--config", str(config), "--discover"],
+                capture_output=True,
+                env=clean_env(),
+                check=True,
+            )
+            catalog = json.loads(done.stdout)
+            for stream in catalog["streams"]:
+                for entry in stream.get("metadata", []):
+                    if entry.get("breadcrumb") == []:
+                        entry["metadata"]["selected"] = stream["tap_stream_id"] == "products"
+            self.catalog_path = self.write_json("catalog.json", catalog)
+        return self.catalog_path
+
+    def write_json(self, name: str, value: t.Any) -> Path:
+        path = self.workdir / name
+        path.write_text(json.dumps(value))
+        return path
+
+    def run(self, sc: Scenario) -> tuple[Run, Run]:
+        """Tap, then baseline, on the scenario's sandbox."""
+        key = (sc.products, sc.latency_ms, sc.quota, sc.window_ms)
+        if key in self.memo:
+            return self.memo[key]
+        sb = self.sandbox(sc.products)
+        sb.latency_ms = sc.latency_ms
+        config = self.write_json("config.json", self.config(sb))
+        catalog = self.catalog(sb)
+        params = self.tap_params(sb)
+        tap_cmd = [*tap_command(), "--config", str(config), "--catalog", str(catalog)]
+        bare_cmd = [
+            sys.executable,
+            str(HERE / "bare_loop.py"),
+            "--url",
+            f"{sb.base_url}/v3/catalog/products",
+            "--token",
+            TOKEN,
+            *(arg for k, v in params.items() for arg in ("--param", f"{k}={v}")),
+        ]
+        runs = []
+        for runner, command in (("tap", tap_cmd), ("bare", bare_cmd)):
+            sb.set_quota(sc.quota, window_ms=sc.window_ms)  # a fresh window for each run
+            window_start = time.time()
+            run = measure(runner, command, sb, self.workdir)
+            run.window_start = window_start
+            runs.append(run)
+        sb.set_quota(None)
+        sb.latency_ms = 0
+        self.memo[key] = (runs[0], runs[1])
+        return self.memo[key]
+
+    def close(self) -> None:
+        for sb in self.sandboxes.values():
+            sb.stop()
+
+
+def windows_touched(run: Run, window_ms: int) -> int:
+    """Quota windows from the one of the first request to the one of the last, inclusive."""
+    w = window_ms / 1000
+    first = math.floor((run.first_at - run.window_start) / w)
+    return math.floor((run.last_at - run.window_start) / w) - first + 1
+
+
+HEADER = (
+    f"{'scenario':<44} {'runner':<6} {'records':>8} {'wall s':>7} {'span s':>7} "
+    f"{'rec/s':>8} {'requests':>8} {'429s':>5} {'peak MB':>8}"
+)
+
+
+def row(title: str, run: Run) -> str:
+    failed = "" if run.returncode == 0 else f"  (exit {run.returncode})"
+    return (
+        f"{title:<44} {run.runner:<6} {run.records:>8,} {run.wall_s:>7.2f} {run.span_s:>7.2f} "
+        f"{run.rate:>8,.0f} {run.requests:>8,} {run.throttled:>5} {run.peak_mb:>8.1f}{failed}"
+    )
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def tap_fingerprint() -> str:
+    """A hash of the tap's source (sandbox aside), to notice it changing during a run."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted((ROOT / "tap_bigcommerce").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def main(argv: list[str] | None = None) -> int:
+    fingerprint = tap_fingerprint()
+    all_scenarios = scenarios(quick=False)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(all_scenarios),
+        help="run only this scenario (repeatable); default: all",
+    )
+    args = parser.parse_args(argv)
+    chosen = scenarios(args.quick)
+    names = args.scenario or list(chosen)
+
+    table: list[str] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tap-bigcommerce-bench-") as folder:
+        bench = Bench(Path(folder))
+        try:
+            for name in names:
+                print(f"running {name} ...", file=sys.stderr, flush=True)
+                memory_runs: list[tuple[Scenario, Run]] = []
+                for sc in chosen[name]:
+                    tap, bare = bench.run(sc)
+                    title = f"{sc.name}: {sc.title}"
+                    table += [row(title, tap), row("", bare)]
+                    against = "serial" if sc.latency_ms else "bare"
+                    notes.append(
+                        f"{title}: tap/{against} rec/s {ratio(tap.rate, bare.rate)}, "
+                        f"requests {ratio(tap.requests, bare.requests)}, "
+                        f"peak MB {ratio(tap.peak_mb, bare.peak_mb)}"
+                    )
+                    if sc.quota:
+                        for run in (tap, bare):
+                            windows = windows_touched(run, sc.window_ms)
+                            used = run.allowed / (windows * sc.quota)
+                            notes.append(
+                                f"  {run.runner}: {run.allowed} requests in {windows} windows of "
+                                f"{sc.quota} = {used:.0%} of the quota; {run.throttled} x 429 "
+                                f"(quota {REAL_QUOTA}/{REAL_WINDOW_MS // 1000} s scaled to "
+                                f"{sc.quota}/{sc.window_ms / 1000:g} s, same requests per second)"
+                            )
+                    memory_runs.append((sc, tap))
+                if name == "memory" and len(memory_runs) == 2:
+                    (small, a), (large, b) = memory_runs
+                    notes.append(
+                        f"  tap peak RSS {large.products:,} vs {small.products:,} products: "
+                        f"{b.peak_mb:.1f} / {a.peak_mb:.1f} MB = {ratio(b.peak_mb, a.peak_mb)} "
+                        "(target: within 1.20x and under 150 MB)"
+                    )
+        finally:
+            bench.close()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs, load average {load} (other work on the machine skews timings)")
+    print(HEADER)
+    print("-" * len(HEADER))
+    print(*table, sep="\n")
+    print()
+    print("wall s: process start to exit; span s: first to last request seen by the sandbox;")
+    print("rec/s: records / wall s; peak MB: the process's maximum RSS (ru_maxrss).")
+    print(*notes, sep="\n")
+    if tap_fingerprint() != fingerprint:
+        print("WARNING: the tap's source changed during the run; rows may mix two versions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
