@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import sys
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -17,9 +18,27 @@ class StateFlushingWriter(MsgSpecWriter):
     covers, so a crash loses only records that the next run reads again anyway.
     """
 
+    #: Bytes gathered before one write to stdout: a few dozen records, not one each.
+    CHUNK = 1 << 16
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = bytearray()
+        # Whatever is still gathered when the tap ends (a run without a final STATE, such
+        # as `--test`, or one that stopped on an error) is written then.
+        atexit.register(self.flush)
+
     def write_message(self, message: Message) -> None:
         """Buffer the message; push it and everything before it out if it is a STATE."""
-        sys.stdout.buffer.write(self.format_message(message))
-        if isinstance(message, StateMessage):
-            sys.stdout.flush()
-            sys.stdout.buffer.flush()
+        self._pending += self.format_message(message)
+        if isinstance(message, StateMessage) or len(self._pending) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write out every whole line gathered so far."""
+        if not self._pending:
+            return
+        out = sys.stdout.buffer
+        out.write(self._pending)
+        out.flush()
+        self._pending.clear()

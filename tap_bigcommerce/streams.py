@@ -16,6 +16,7 @@ from pathlib import Path
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_bigcommerce.pagination import (
     CustomersFlavour,
@@ -72,7 +73,35 @@ def load_schema(name: str) -> dict:
     return json.loads((schema_dir() / f"{name}.json").read_text(encoding="utf-8"))
 
 
-class BigCommerceStream(Stream):
+class LeanRecordsMixin(Stream):
+    """Skip the SDK's per-record walk for deselected fields when nothing is deselected.
+
+    With every field selected (the usual case) that walk removes nothing, yet it costs a
+    third of the tap's time per record; type conformance is off for the same reason (see
+    `transform.py`). With any field deselected, the SDK's own path runs unchanged.
+    """
+
+    @cached_property
+    def _everything_selected(self) -> bool:
+        return all(self.mask.values())
+
+    def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
+        if not self._everything_selected:
+            yield from super()._generate_record_messages(record)
+            return
+        extracted = dt.datetime.now(tz=dt.timezone.utc)
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=extracted,
+                )
+
+
+class BigCommerceStream(LeanRecordsMixin):
     """A top-level list endpoint read by keyset paging on `date_modified`.
 
     Sub-resources arrive inside each record (through `include`); they are handed to the
@@ -321,7 +350,7 @@ class BigCommerceStream(Stream):
         return self._expected
 
 
-class ChildStream(Stream):
+class ChildStream(LeanRecordsMixin):
     """Rows that come inside their parent's records; they share the parent's bookmark."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]

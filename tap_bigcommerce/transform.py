@@ -39,6 +39,8 @@ def parse_api_datetime(raw: str) -> dt.datetime | None:
 
 def to_iso(raw: t.Any) -> str | None:
     """Any API date as ISO-8601 in UTC (`2012-11-20T00:00:00+00:00`), or None."""
+    if isinstance(raw, str) and len(raw) == 25 and raw.endswith("+00:00") and raw[10] == "T":
+        return raw  # already what we emit (v3 products): skip parsing and formatting
     if raw is None or isinstance(raw, dt.datetime):
         return raw.astimezone(dt.timezone.utc).isoformat() if raw else None
     moment = parse_api_datetime(str(raw))

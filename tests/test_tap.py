@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import socket
 
 import pytest
@@ -275,3 +276,20 @@ def test_stream_maps_and_flattening(sandbox):
     assert "email" not in customer and "email_domain" in customer
     product = run.records("products")[0]
     assert "custom_url__url" in product
+
+
+def test_deselected_fields_are_left_out(sandbox):
+    config = sandbox_config(sandbox.api_url)
+    catalog = json.loads(run_tap(config, "--discover").stdout)
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if entry["tap_stream_id"] == "customers" and item["breadcrumb"] in (
+                ["properties", "email"],
+                ["properties", "phone"],
+            ):
+                item["metadata"]["selected"] = False
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    customers = run.records("customers")
+    assert customers and all("email" not in c and "phone" not in c for c in customers)
+    assert all("name" in p for p in run.records("products")), "other streams keep their fields"
