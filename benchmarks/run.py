@@ -76,8 +76,10 @@ def scenarios(quick: bool) -> dict[str, list[Scenario]]:
     quota, window = (3, 600) if quick else (15, 3_000)
     return {
         "latency0": [Scenario("latency0", f"{n:,} products, 0 ms", n)],
+        # A larger store too: the tap's start-up (about half a second) weighs on 10k records.
         "latency100": [
-            Scenario("latency100", f"{n:,} products, 100 ms/request", n, latency_ms=100)
+            Scenario("latency100", f"{n:,} products, 100 ms/request", n, latency_ms=100),
+            Scenario("latency100", f"{5 * n:,} products, 100 ms/request", 5 * n, latency_ms=100),
         ],
         "quota": [
             Scenario(
@@ -186,8 +188,9 @@ def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
 class Bench:
     """One sandbox per store size (its records rendered once), and the runs made on them."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, settings: dict[str, t.Any] | None = None) -> None:
         self.workdir = workdir
+        self.settings = settings or {}
         self.sandboxes: dict[int, Sandbox] = {}
         self.memo: dict[tuple[t.Any, ...], tuple[Run, Run]] = {}
         self.catalog_path: Path | None = None
@@ -217,6 +220,7 @@ class Bench:
             "access_token": TOKEN,
             "api_url": sb.api_url,
             "quota_reserve": 0,
+            **self.settings,
         }
 
     def tap_params(self, sb: Sandbox) -> dict[str, t.Any]:
@@ -338,14 +342,22 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(all_scenarios),
         help="run only this scenario (repeatable); default: all",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a tap setting for every tap run, e.g. max_requests_in_flight=8 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    settings = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     chosen = scenarios(args.quick)
     names = args.scenario or list(chosen)
 
     table: list[str] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tap-bigcommerce-bench-") as folder:
-        bench = Bench(Path(folder))
+        bench = Bench(Path(folder), settings)
         try:
             for name in names:
                 print(f"running {name} ...", file=sys.stderr, flush=True)

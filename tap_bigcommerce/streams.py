@@ -48,7 +48,7 @@ PROGRESS_EVERY_S = 5.0
 CHILD_BATCH_ROWS = 1000
 #: Reading side by side, each part of the window spans this many pages at most; parts are
 #: kept in memory until their turn, so this bounds memory (with `max_requests_in_flight`).
-MAX_PAGES_PER_PART = 4
+MAX_PAGES_PER_PART = 2
 #: Reading side by side pays off only when the quota allows this many requests per second
 #: for each request in flight; below that the quota, not the network, sets the pace and
 #: the extra requests that plan the parts would only waste it.
@@ -122,6 +122,8 @@ class BigCommerceStream(LeanRecordsMixin):
     #: How many records the API says this run's window holds (for progress lines).
     _expected: int | None = None
     _feeds_children = False
+    #: "v2" or "v3": which API flavour the endpoint speaks (v2 sends money as text).
+    flavour_version: t.ClassVar[str]
 
     def __init__(self, tap: t.Any) -> None:
         """Load the stream's schema from `schemas/`."""
@@ -147,7 +149,10 @@ class BigCommerceStream(LeanRecordsMixin):
 
     @cached_property
     def _convert(self) -> t.Callable[[t.Any], t.Any]:
-        return compile_record_converter(self.schema, on_unknown=self._note_unknown)
+        # v2 sends money as text ("336.3200"); v3 sends JSON numbers.
+        return compile_record_converter(
+            self.schema, self._note_unknown, money_as_text=self.flavour_version == "v2"
+        )
 
     def _note_unknown(self, names: set[str]) -> None:
         new = names - self._unknown_seen
@@ -365,7 +370,10 @@ class ChildStream(LeanRecordsMixin):
 
     @cached_property
     def _convert(self) -> t.Callable[[t.Any], t.Any]:
-        return compile_record_converter(self.schema, on_unknown=self._note_unknown)
+        version = t.cast("type[BigCommerceStream]", self.parent_stream_type).flavour_version
+        return compile_record_converter(
+            self.schema, self._note_unknown, money_as_text=version == "v2"
+        )
 
     def _note_unknown(self, names: set[str]) -> None:
         new = names - self._unknown_seen
@@ -386,6 +394,7 @@ class ProductsStream(BigCommerceStream):
     """Catalog products, `/v3/catalog/products`."""
 
     name = "products"
+    flavour_version = "v3"
 
     def make_flavour(self) -> Flavour:
         """Products are v3; `options`/`modifiers` are left out (they cut pages to 10)."""
@@ -402,6 +411,7 @@ class CustomersStream(BigCommerceStream):
     """Customers, `/v3/customers`."""
 
     name = "customers"
+    flavour_version = "v3"
 
     def make_flavour(self) -> Flavour:
         """Customers are v3."""
@@ -447,6 +457,7 @@ class OrdersStream(BigCommerceStream):
     """Orders, `/v2/orders`: BigCommerce has no v3 endpoint that lists orders."""
 
     name = "orders"
+    flavour_version = "v2"
 
     def make_flavour(self) -> Flavour:
         """Orders are v2; line items and shipping addresses come inside each order."""

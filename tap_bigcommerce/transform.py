@@ -61,15 +61,16 @@ def _types(prop: t.Mapping[str, t.Any]) -> set[str]:
     return {kind} if isinstance(kind, str) else set(kind)
 
 
-def _compile(prop: t.Mapping[str, t.Any]) -> Convert | None:
+def _compile(prop: t.Mapping[str, t.Any], money_as_text: bool) -> Convert | None:
+    """The conversion one field needs, or None when its values pass as they are."""
     kinds = _types(prop)
     if prop.get("format") == "date-time":
         return to_iso
     if "number" in kinds:
-        return to_decimal
-    as_object = compile_record_converter(prop) if prop.get("properties") else None
+        return to_decimal if money_as_text else None
+    as_object = _compile_object(prop, money_as_text) if prop.get("properties") else None
     items = prop.get("items")
-    each = _compile(items) if isinstance(items, dict) else None
+    each = _compile(items, money_as_text) if isinstance(items, dict) else None
     as_list = (lambda values: [each(v) if v is not None else v for v in values]) if each else None
     if as_object and as_list:
         # A field documented as "an object or a list" (orders' `fees`): decide per value.
@@ -77,20 +78,19 @@ def _compile(prop: t.Mapping[str, t.Any]) -> Convert | None:
     return as_object or as_list
 
 
-def compile_record_converter(
-    schema: t.Mapping[str, t.Any], on_unknown: t.Callable[[set[str]], None] | None = None
-) -> Convert:
-    """Build a function that converts one record (in place) to match `schema`.
-
-    With `on_unknown`, top-level fields the schema does not declare are removed and
-    reported (the tap does this itself instead of the SDK's much slower recursive pass).
-    """
+def _compile_object(
+    schema: t.Mapping[str, t.Any],
+    money_as_text: bool,
+    on_unknown: t.Callable[[set[str]], None] | None = None,
+) -> Convert | None:
     properties = schema.get("properties") or {}
     steps = [
         (name, convert)
         for name, prop in properties.items()
-        if (convert := _compile(prop)) is not None
+        if (convert := _compile(prop, money_as_text)) is not None
     ]
+    if not steps and on_unknown is None:
+        return None  # nothing inside needs work: skip the walk altogether
     known = frozenset(properties)
 
     def convert_record(record: t.Any) -> t.Any:
@@ -114,3 +114,18 @@ def compile_record_converter(
         return record
 
     return convert_record
+
+
+def compile_record_converter(
+    schema: t.Mapping[str, t.Any],
+    on_unknown: t.Callable[[set[str]], None] | None = None,
+    *,
+    money_as_text: bool = True,
+) -> Convert:
+    """Build a function that converts one record (in place) to match `schema`.
+
+    With `on_unknown`, top-level fields the schema does not declare are removed and
+    reported (the tap does this itself instead of the SDK's much slower recursive pass).
+    `money_as_text=False` (v3, which sends numbers as JSON numbers) skips number fields.
+    """
+    return _compile_object(schema, money_as_text, on_unknown) or (lambda record: record)
