@@ -227,7 +227,7 @@ class BigCommerceStream(LeanRecordsMixin):
     @property
     def requests_in_flight(self) -> int:
         """How many requests this stream may have under way at once."""
-        return int(self.config.get("max_requests_in_flight", 4))
+        return int(self.config.get("max_requests_in_flight", 8))
 
     def _read_side_by_side(
         self, reader: KeysetReader, lower: dt.datetime | None

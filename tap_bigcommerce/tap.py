@@ -118,7 +118,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_requests_in_flight",
         th.IntegerType,
-        default=4,
+        default=8,
         title="Max requests in flight",
         description=(
             "Requests one stream may have under way at once (1 to 16), when the store's "
