@@ -324,6 +324,22 @@ class BigCommerceStream(LeanRecordsMixin):
         """Rows of the child streams carried by one raw record."""
         return {}
 
+    def every_page(self, path: str, params: Params) -> t.Iterator[dict]:
+        """Every record of a small per-parent listing (line items, addresses), by page number.
+
+        These listings have no dates to key on; they belong to parents read a moment ago and
+        are read at once, so page numbers are safe here.
+        """
+        page = 1
+        while True:
+            query = {**params, "page": page, "limit": 250}
+            document = self.client.get(self.flavour.version, path, query, resource=self.name)
+            unpacked = self.flavour.unpack(document, 250)
+            yield from unpacked.records
+            if unpacked.is_last:
+                return
+            page += 1
+
     def complete_children(self, pending: dict[str, list[dict]]) -> None:
         """Fetch what an include left out, for a whole batch at once."""
 
@@ -432,25 +448,9 @@ class CustomersStream(BigCommerceStream):
         addresses = [
             a for a in pending.get("customer_addresses", []) if a.get("customer_id") not in capped
         ]
-        addresses.extend(self._all_addresses(sorted(capped)))
+        wanted = {"customer_id:in": ",".join(map(str, sorted(capped)))}
+        addresses.extend(self.every_page("customers/addresses", wanted))
         pending["customer_addresses"] = addresses
-
-    def _all_addresses(self, customer_ids: list[int]) -> t.Iterator[dict]:
-        page = 1
-        while True:
-            # Addresses have no dates to key on; the set of one batch of customers is
-            # small and read at once, so page numbers are safe here.
-            params = {
-                "customer_id:in": ",".join(map(str, customer_ids)),
-                "limit": 250,
-                "page": page,
-            }
-            document = self.client.get("v3", "customers/addresses", params, resource=self.name)
-            unpacked = self.flavour.unpack(document, 250)
-            yield from unpacked.records
-            if unpacked.is_last:
-                return
-            page += 1
 
 
 class OrdersStream(BigCommerceStream):
@@ -479,43 +479,29 @@ class OrdersStream(BigCommerceStream):
         """Line items and shipping addresses; all line items when the include cut them off."""
         rows, capped = order_rows(record)
         if capped:
-            rows["order_products"] = list(self._all_line_items(record["id"]))
+            rows["order_products"] = list(self.every_page(f"orders/{record['id']}/products", {}))
         return rows
-
-    def _all_line_items(self, order_id: int) -> t.Iterator[dict]:
-        page = 1
-        while True:
-            params = {"page": page, "limit": 250}
-            items = self.client.get("v2", f"orders/{order_id}/products", params, resource=self.name)
-            unpacked = self.flavour.unpack(items, 250)
-            yield from unpacked.records
-            if unpacked.is_last:
-                return
-            page += 1
 
     def window_total(
         self, lower: dt.datetime | None, upper: dt.datetime, first: Page
     ) -> int | None:
         """v2 lists carry no total: `/v2/orders/count` takes the same filters."""
+        self._expected = self._count(lower, upper)
+        return self._expected
+
+    def expected_total(self) -> int | None:
+        """Asked of `/v2/orders/count` once, and only when a sync runs long enough to say."""
+        if self._expected is None:
+            self._expected = self._count(self.get_starting_timestamp(None), None)
+        return self._expected
+
+    def _count(self, lower: dt.datetime | None, upper: dt.datetime | None) -> int | None:
         flavour = t.cast("OrdersFlavour", self.flavour)
         answer = self.client.get(
             "v2", "orders/count", flavour.count_params(lower, upper), resource=self.name
         )
         count = answer.get("count") if isinstance(answer, dict) else None
-        self._expected = int(count) if isinstance(count, (int, float)) else -1
-        return self._expected if self._expected >= 0 else None
-
-    def expected_total(self) -> int | None:
-        """v2 lists carry no total: ask `/v2/orders/count` once, only for a long sync."""
-        if self._expected is None:
-            flavour = t.cast("OrdersFlavour", self.flavour)
-            lower = self.get_starting_timestamp(None)
-            answer = self.client.get(
-                "v2", "orders/count", flavour.count_params(lower, None), resource=self.name
-            )
-            count = answer.get("count") if isinstance(answer, dict) else None
-            self._expected = int(count) if isinstance(count, (int, float)) else -1
-        return self._expected if self._expected >= 0 else None
+        return int(count) if isinstance(count, (int, float)) else None
 
 
 class ProductVariantsStream(ChildStream):
