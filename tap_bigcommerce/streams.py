@@ -41,8 +41,9 @@ if t.TYPE_CHECKING:
 
     from tap_bigcommerce.client import BigCommerceClient
 
-#: Seconds between progress lines on a long sync.
+#: A progress line on a long sync every so many seconds, or pages' worth of records.
 PROGRESS_EVERY_S = 5.0
+PROGRESS_EVERY_PAGES = 20
 #: Child rows are handed to their streams in batches of about this many (and at the end),
 #: always before the parent record that completes the batch, so STATE never runs ahead.
 CHILD_BATCH_ROWS = 1000
@@ -216,7 +217,8 @@ class BigCommerceStream(LeanRecordsMixin):
                 yield self._prepare(previous, last=False)
                 emitted += 1
             previous = record
-            if time.monotonic() - last_report >= PROGRESS_EVERY_S:
+            due = emitted and emitted % (PROGRESS_EVERY_PAGES * self.page_size) == 0
+            if due or time.monotonic() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.monotonic()
                 self._log_progress(emitted)
         if previous is not None:

@@ -293,3 +293,16 @@ def test_deselected_fields_are_left_out(sandbox):
     customers = run.records("customers")
     assert customers and all("email" not in c and "phone" not in c for c in customers)
     assert all("name" in p for p in run.records("products")), "other streams keep their fields"
+
+
+def test_long_sync_reports_progress_with_the_api_total():
+    store = Store(seed=12, products=10, customers=10, orders=230, plateau=0)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        run = run_tap(sandbox_config(sb.api_url, page_size=5, max_requests_in_flight=1))
+    assert run.returncode == 0, run.stderr
+    total = store.count("orders")
+    lines = [ln for ln in run.stderr.splitlines() if "orders: " in ln and "records so far" in ln]
+    assert [ln.split("orders: ")[1] for ln in lines[:2]] == [
+        f"100 records so far of {total}",
+        f"200 records so far of {total}",
+    ]
