@@ -192,6 +192,11 @@ class BigCommerceClient:
         self._local = threading.local()
         self._server_offset: float | None = None
         self._reached = False
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Make every request under way give up instead of retrying (the run is ending)."""
+        self._cancelled.set()
 
     @property
     def session(self) -> requests.Session:
@@ -222,18 +227,26 @@ class BigCommerceClient:
         params: t.Mapping[str, t.Any] | None = None,
         *,
         resource: str,
+        missing_ok: bool = False,
     ) -> t.Any:
         """GET a JSON document; return None for HTTP 204. Raise a `BigCommerceError` on failure.
 
         `resource` names the stream the request serves, so that an error can say which scope
-        or endpoint is at fault.
+        or endpoint is at fault. `missing_ok`: a 404 means "gone" (an order deleted since it
+        was listed) and returns None, instead of "no such store".
         """
         url = self.store.url(version, path)
         attempt = 0
         while True:
             attempt += 1
+            if self._cancelled.is_set():
+                raise BigCommerceError(f"{resource}: stopped, another request failed")
             try:
                 return self._attempt(url, params, resource)
+            except StoreNotFoundError:
+                if missing_ok:
+                    return None
+                raise
             except _Transient as fault:
                 if attempt > self.retry.max_retries:
                     raise RetriesExhaustedError(
@@ -254,7 +267,7 @@ class BigCommerceClient:
                 if fault.wait is not None:
                     self.pacer.wait_for_reset(delay)
                 else:
-                    time.sleep(delay)
+                    self._cancelled.wait(delay)
 
     def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, resource: str) -> t.Any:
         """Send the request once; return its document, raise `_Transient` or a fatal error."""
@@ -262,7 +275,10 @@ class BigCommerceClient:
         headers = None
         try:
             self.stats.requests += 1
-            response = self.session.get(url, params=params, timeout=self.timeout)
+            # Never follow a redirect: `requests` would send X-Auth-Token to the new host.
+            response = self.session.get(
+                url, params=params, timeout=self.timeout, allow_redirects=False
+            )
             headers = response.headers
             self._note_server_time(headers)
             self._reached = True
@@ -289,6 +305,12 @@ class BigCommerceClient:
         status = response.status_code
         if status == 204:
             return None
+        if 300 <= status < 400:
+            raise RequestRejectedError(
+                f"{resource}: GET {_path_only(response.url)} answered with a redirect "
+                f"(HTTP {status}); the tap follows none, so the API key goes nowhere else: "
+                "check api_url"
+            )
         if status == 200:
             try:
                 return _json.decode(response.content)

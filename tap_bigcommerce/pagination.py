@@ -152,14 +152,14 @@ class ProductsFlavour(_V3Flavour):
 
 
 class CustomersFlavour(_V3Flavour):
-    """`/v3/customers`: `sort=date_modified:asc`, plateau by the API's own cursor."""
+    """`/v3/customers`: `sort=date_modified:asc`, plateau by the API's own cursor.
+
+    The spec's filter examples carry no offset; the tap sends `Z` all the same, so a value
+    can never be read in the store's own timezone (and silently skip hours).
+    """
 
     resource = "customers"
     path = "customers"
-
-    def format_time(self, moment: dt.datetime) -> str:
-        """The customers spec shows timestamps without an offset; they are read as UTC."""
-        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
     def window_params(
         self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int
@@ -273,6 +273,7 @@ class KeysetReader:
         self,
         lower: dt.datetime | None,
         upper: dt.datetime | t.Callable[[], dt.datetime],
+        seen: set[t.Any] | None = None,
     ) -> t.Iterator[Record]:
         """Yield each record modified in [lower, upper], in `date_modified` order.
 
@@ -280,7 +281,8 @@ class KeysetReader:
         store's clock from that response); the first request then goes without an upper
         bound and whatever it returns past the bound is left for the next run.
         """
-        seen: set[t.Any] = set()  # ids already yielded whose date_modified equals `lower`
+        # Ids already yielded whose date_modified equals `lower` (given when resuming a read).
+        seen = set(seen or ())
         bound = None if callable(upper) else upper
         while bound is None or lower is None or lower <= bound:
             page = self.fetch(self.flavour.window_params(lower, bound, self.limit))
@@ -305,8 +307,8 @@ class KeysetReader:
                     yield record
             if page.is_last:
                 return
-            at_last = {record["id"] for moment, record in stamped if moment == last}
-            seen = seen | at_last if last == lower else at_last
+            # `last` is past `lower` here (a page all at `lower` took the plateau branch).
+            seen = {record["id"] for moment, record in stamped if moment == last}
             lower = last
 
     def _read_plateau(self, at: dt.datetime, seen: set[t.Any]) -> t.Iterator[Record]:

@@ -50,6 +50,9 @@ CHILD_BATCH_ROWS = 1000
 #: Reading side by side, each part of the window spans this many pages at most; parts are
 #: kept in memory until their turn, so this bounds memory (with `max_requests_in_flight`).
 MAX_PAGES_PER_PART = 2
+#: A part holding more than this many pages' worth (a bulk import sharing one second) is
+#: handed over unfinished and its rest streamed, so memory never holds a whole plateau.
+PART_RECORD_CAP_PAGES = 4
 #: Reading side by side pays off only when the quota allows this many requests per second
 #: for each request in flight; below that the quota, not the network, sets the pace and
 #: the extra requests that plan the parts would only waste it.
@@ -123,6 +126,7 @@ class BigCommerceStream(LeanRecordsMixin):
     #: How many records the API says this run's window holds (for progress lines).
     _expected: int | None = None
     _feeds_children = False
+    _prepared = 0
     #: "v2" or "v3": which API flavour the endpoint speaks (v2 sends money as text).
     flavour_version: t.ClassVar[str]
 
@@ -208,6 +212,7 @@ class BigCommerceStream(LeanRecordsMixin):
                 key=readers[0].modified_at,
             )
         self._feeds_children = self.has_selected_descendents
+        self._prepared = 0
         emitted, last_report = 0, time.monotonic()
         previous = None
         # One record of look-ahead tells which record is the last, so the final batch of
@@ -247,22 +252,42 @@ class BigCommerceStream(LeanRecordsMixin):
             replay = _Replay(first, self.fetch_page)
             yield from KeysetReader(self.flavour, replay, self.page_size).read(lower, lambda: upper)
             return
+        cap = PART_RECORD_CAP_PAGES * self.page_size
+
+        def read_part(window: Window) -> tuple[list[dict], Window, bool]:
+            records = []
+            for record in reader.read(*window):
+                records.append(record)
+                if len(records) >= cap:
+                    return records, window, False  # a bulk import: the rest is streamed
+            return records, window, True
+
         pool = ThreadPoolExecutor(self.requests_in_flight, thread_name_prefix=self.name)
         try:
             parts = iter(windows)
-            queued: deque[Future[list[dict]]] = deque()
+            queued: deque[Future[tuple[list[dict], Window, bool]]] = deque()
 
             def queue_next() -> None:
                 window = next(parts, None)
                 if window is not None:
-                    queued.append(pool.submit(lambda w: list(reader.read(*w)), window))
+                    queued.append(pool.submit(read_part, window))
 
             for _ in range(self.requests_in_flight):
                 queue_next()
             while queued:
-                records = queued.popleft().result()
+                records, window, whole = queued.popleft().result()
                 queue_next()
                 yield from records
+                if not whole:
+                    # Read the rest of this part here, one page at a time, from where the
+                    # worker stopped, so memory stays bounded however many records share
+                    # one second.
+                    last = reader.modified_at(records[-1])
+                    seen = {r["id"] for r in records if reader.modified_at(r) == last}
+                    yield from reader.read(last, window[1], seen)
+        except Exception:
+            self.client.cancel()  # parts still under way stop retrying: the run is ending
+            raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -315,12 +340,19 @@ class BigCommerceStream(LeanRecordsMixin):
         return self.server_second()
 
     def _prepare(self, record: dict, *, last: bool) -> dict:
+        converted = t.cast("dict", self._convert(record))
+        self._prepared += 1
         if self._feeds_children:
-            for name, rows in self.child_rows(record).items():
-                self._pending[name].extend(rows)
+            # Children follow their parent through stream-map filters, as in the SDK.
+            if self.stream_maps[0].get_filter_result(converted):
+                for name, rows in self.child_rows(converted).items():
+                    self._pending[name].extend(rows)
             waiting = sum(len(rows) for rows in self._pending.values())
-            self._hand_over = last or waiting >= CHILD_BATCH_ROWS
-        return t.cast("dict", self._convert(record))
+            # The SDK writes STATE after every STATE_MSG_FREQUENCY-th record: every child row
+            # of the parents it covers must be out before it.
+            at_state = self._prepared % self.STATE_MSG_FREQUENCY == 0
+            self._hand_over = last or at_state or waiting >= CHILD_BATCH_ROWS
+        return converted
 
     def child_rows(self, record: dict) -> dict[str, list[dict]]:
         """Rows of the child streams carried by one raw record."""
@@ -334,9 +366,13 @@ class BigCommerceStream(LeanRecordsMixin):
         """
         page = 1
         while True:
-            query = {**params, "page": page, "limit": 250}
-            document = self.client.get(self.flavour.version, path, query, resource=self.name)
-            unpacked = self.flavour.unpack(document, 250)
+            query = {**params, "page": page, "limit": self.page_size}
+            document = self.client.get(
+                self.flavour.version, path, query, resource=self.name, missing_ok=True
+            )
+            if document is None:  # 204 past the end, or 404: the parent is gone
+                return
+            unpacked = self.flavour.unpack(document, self.page_size)
             yield from unpacked.records
             if unpacked.is_last:
                 return
@@ -348,16 +384,24 @@ class BigCommerceStream(LeanRecordsMixin):
     def generate_child_contexts(
         self, record: dict, context: Context | None
     ) -> t.Iterable[Context | None]:
-        """Hand a batch of child rows to the child streams when one is complete."""
+        """Sync the child streams here, a batch at a time, instead of once per record.
+
+        The SDK would sync children per parent record, and skip them when a stream map
+        filters that one record out; a batch holds the rows of many parents, so it is synced
+        here whatever happens to the record that closes it. Nothing is left for the SDK.
+        """
         if self._hand_over and self._pending:
             pending, self._pending = self._pending, defaultdict(list)
             self._hand_over = False
             self.complete_children(pending)
             self._batch_number += 1
             self._batch = dict(pending)
-            # The context stays small: the SDK logs it with every metric.
-            yield {"batch": self._batch_number}
+            for child in self.child_streams:
+                if child.selected or child.has_selected_descendents:
+                    # The context stays small: the SDK logs it with every metric.
+                    child.sync(context={"batch": self._batch_number})
             self._batch = {}
+        return ()
 
     def take_child_rows(self, child: str) -> list[dict]:
         """The rows of `child` in the batch being handed over."""

@@ -306,3 +306,40 @@ def test_long_sync_reports_progress_with_the_api_total():
         f"100 records so far of {total}",
         f"200 records so far of {total}",
     ]
+
+
+def test_a_redirect_is_refused_and_the_key_goes_nowhere_else():
+    import http.server
+    import threading
+
+    seen_tokens: list[str | None] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen_tokens.append(self.headers.get("X-Auth-Token"))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Redirector(Elsewhere):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_port}{self.path}")
+            self.end_headers()
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    front = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (other, front)]
+    for thread in threads:
+        thread.start()
+    try:
+        run = run_tap(sandbox_config(f"http://127.0.0.1:{front.server_port}"))
+    finally:
+        for server in (front, other):
+            server.shutdown()
+            server.server_close()
+    assert run.returncode != 0
+    assert "answered with a redirect (HTTP 302)" in run.stderr
+    assert seen_tokens == [], "the key must never reach the redirect's target"
