@@ -64,7 +64,7 @@ class RetryPolicy:
     backoff_max: float = 60.0
 
     def delay(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, bounded by `backoff_max`."""
+        """Exponential backoff, jittered between half and all of it, bounded by `backoff_max`."""
         ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
 
@@ -190,7 +190,9 @@ class BigCommerceClient:
         self.logger = logger or logging.getLogger("tap_bigcommerce")
         self.stats = ClientStats()
         self._local = threading.local()
-        self._server_offset: float | None = None
+        # The store's clock at one moment of ours, measured on the monotonic clock so that a
+        # jump of the local wall clock cannot move the run's upper bound.
+        self._server_clock: tuple[float, float] | None = None
         self._reached = False
         self._cancelled = threading.Event()
 
@@ -216,9 +218,10 @@ class BigCommerceClient:
 
     def server_now(self) -> float | None:
         """The store's clock as a unix time, from the `Date` header, or None before a reply."""
-        if self._server_offset is None:
+        if self._server_clock is None:
             return None
-        return time.time() + self._server_offset
+        server, at = self._server_clock
+        return server + (time.monotonic() - at)
 
     def get(
         self,
@@ -324,7 +327,7 @@ class BigCommerceClient:
         raise _status_error(status, response, resource, self.store)
 
     def _note_server_time(self, headers: t.Mapping[str, str]) -> None:
-        if self._server_offset is not None:
+        if self._server_clock is not None:
             return
         date = headers.get("Date")
         if date:
@@ -332,7 +335,7 @@ class BigCommerceClient:
                 server = email.utils.parsedate_to_datetime(date).timestamp()
             except (TypeError, ValueError):
                 return
-            self._server_offset = server - time.time()
+            self._server_clock = (server, time.monotonic())
 
 
 #: The longest wait a 429's headers can ask for when they name no window: BigCommerce's

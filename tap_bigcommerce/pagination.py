@@ -243,6 +243,19 @@ class OrdersFlavour(Flavour):
 Fetch = t.Callable[[Params], Page]
 
 
+def modified_at(record: t.Any, resource: str) -> dt.datetime:
+    """A record's `date_modified`, checked; a record without it or `id` is an error."""
+    if not isinstance(record, dict) or "id" not in record:
+        raise BadResponseError(f"{resource}: the API returned a record without an 'id'")
+    raw = record.get("date_modified")
+    moment = parse_api_datetime(raw) if isinstance(raw, str) else None
+    if moment is None:
+        raise BadResponseError(
+            f"{resource}: record {record['id']} has no usable 'date_modified' ({raw!r})"
+        )
+    return moment
+
+
 class KeysetReader:
     """Reads every record modified in [lower, upper] exactly once, oldest first.
 
@@ -257,17 +270,8 @@ class KeysetReader:
         self.limit = limit
 
     def modified_at(self, record: t.Any) -> dt.datetime:
-        """The record's `date_modified`, checked; a record without it or `id` is an error."""
-        name = self.flavour.resource
-        if not isinstance(record, dict) or "id" not in record:
-            raise BadResponseError(f"{name}: the API returned a record without an 'id'")
-        raw = record.get("date_modified")
-        moment = parse_api_datetime(raw) if isinstance(raw, str) else None
-        if moment is None:
-            raise BadResponseError(
-                f"{name}: record {record['id']} has no usable 'date_modified' ({raw!r})"
-            )
-        return moment
+        """The record's `date_modified`, checked (see `modified_at`)."""
+        return modified_at(record, self.flavour.resource)
 
     def read(
         self,

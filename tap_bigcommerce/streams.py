@@ -26,6 +26,7 @@ from tap_bigcommerce.pagination import (
     Page,
     Params,
     ProductsFlavour,
+    modified_at,
     split_window,
 )
 from tap_bigcommerce.subresources import (
@@ -78,12 +79,32 @@ def load_schema(name: str) -> dict:
 
 
 class LeanRecordsMixin(Stream):
-    """Skip the SDK's per-record walk for deselected fields when nothing is deselected.
+    """The per-record path of every stream: the tap's own conversion, then the message.
 
-    With every field selected (the usual case) that walk removes nothing, yet it costs a
-    third of the tap's time per record; type conformance is off for the same reason (see
-    `transform.py`). With any field deselected, the SDK's own path runs unchanged.
+    `transform.py` gives every field the schema's type and drops unknown ones, so the SDK's
+    recursive conformance pass (half the run time) is off. And with every field selected
+    (the usual case) the SDK's walk for deselected fields removes nothing, yet costs a third
+    of the rest: it is skipped then; with any field deselected the SDK's own path runs.
     """
+
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: "v2" or "v3": which API flavour the records come from (v2 sends money as text).
+    flavour_version: t.ClassVar[str]
+    _unknown_seen: frozenset[str] = frozenset()
+
+    @cached_property
+    def _convert(self) -> t.Callable[[t.Any], t.Any]:
+        return compile_record_converter(
+            self.schema, self._note_unknown, money_as_text=self.flavour_version == "v2"
+        )
+
+    def _note_unknown(self, names: set[str]) -> None:
+        new = names - self._unknown_seen
+        if new:
+            self._unknown_seen |= new
+            self.logger.warning(
+                "%s: fields not in the schema were dropped: %s", self.name, sorted(new)
+            )
 
     @cached_property
     def _everything_selected(self) -> bool:
@@ -114,10 +135,6 @@ class BigCommerceStream(LeanRecordsMixin):
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = "date_modified"
-    # `transform.py` already gives every field the schema's type (and drops unknown ones);
-    # the SDK's recursive pass would do it again at half the tap's run time.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    _unknown_seen: set[str] = frozenset()  # type: ignore[assignment]
     # Records come out in date_modified order, so STATE can be written mid-stream and a
     # rerun after a crash resumes from it.
     is_sorted = True
@@ -127,8 +144,6 @@ class BigCommerceStream(LeanRecordsMixin):
     _expected: int | None = None
     _feeds_children = False
     _prepared = 0
-    #: "v2" or "v3": which API flavour the endpoint speaks (v2 sends money as text).
-    flavour_version: t.ClassVar[str]
 
     def __init__(self, tap: t.Any) -> None:
         """Load the stream's schema from `schemas/`."""
@@ -151,21 +166,6 @@ class BigCommerceStream(LeanRecordsMixin):
     def client(self) -> BigCommerceClient:
         """The tap's one HTTP client for this store."""
         return t.cast("BigCommerceClient", getattr(self._tap, "client"))  # noqa: B009
-
-    @cached_property
-    def _convert(self) -> t.Callable[[t.Any], t.Any]:
-        # v2 sends money as text ("336.3200"); v3 sends JSON numbers.
-        return compile_record_converter(
-            self.schema, self._note_unknown, money_as_text=self.flavour_version == "v2"
-        )
-
-    def _note_unknown(self, names: set[str]) -> None:
-        new = names - self._unknown_seen
-        if new:
-            self._unknown_seen |= new
-            self.logger.warning(
-                "%s: fields not in the schema were dropped: %s", self.name, sorted(new)
-            )
 
     @property
     def page_size(self) -> int:
@@ -313,9 +313,8 @@ class BigCommerceStream(LeanRecordsMixin):
         """Pages the window holds: the API's total, or a guess from the first page's span."""
         if first.total is not None:
             return first.total / self.page_size
-        reader = KeysetReader(self.flavour, self.fetch_page, self.page_size)
-        oldest = reader.modified_at(first.records[0])
-        newest = reader.modified_at(first.records[-1])
+        oldest = modified_at(first.records[0], self.name)
+        newest = modified_at(first.records[-1], self.name)
         if newest <= oldest:
             return math.inf
         return ((upper - (lower or oldest)) / (newest - oldest)) or 1.0
@@ -326,7 +325,7 @@ class BigCommerceStream(LeanRecordsMixin):
         page = self.fetch_page(self.flavour.probe_params(lower, upper, rank))
         if not page.records:
             return None
-        return KeysetReader(self.flavour, self.fetch_page, 1).modified_at(page.records[0])
+        return modified_at(page.records[0], self.name)
 
     def window_total(
         self, lower: dt.datetime | None, upper: dt.datetime, first: Page
@@ -421,8 +420,6 @@ class ChildStream(LeanRecordsMixin):
     """Rows that come inside their parent's records; they share the parent's bookmark."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    _unknown_seen: set[str] = frozenset()  # type: ignore[assignment]
     # No state of their own: a changed parent brings its current children along.
     state_partitioning_keys: t.ClassVar[list[str]] = []
 
@@ -430,20 +427,10 @@ class ChildStream(LeanRecordsMixin):
         """Load the stream's schema from `schemas/`."""
         super().__init__(tap, schema=load_schema(self.name))
 
-    @cached_property
-    def _convert(self) -> t.Callable[[t.Any], t.Any]:
-        version = t.cast("type[BigCommerceStream]", self.parent_stream_type).flavour_version
-        return compile_record_converter(
-            self.schema, self._note_unknown, money_as_text=version == "v2"
-        )
-
-    def _note_unknown(self, names: set[str]) -> None:
-        new = names - self._unknown_seen
-        if new:
-            self._unknown_seen |= new
-            self.logger.warning(
-                "%s: fields not in the schema were dropped: %s", self.name, sorted(new)
-            )
+    @property
+    def flavour_version(self) -> str:  # type: ignore[override]
+        """The parent's API flavour: children come inside its responses."""
+        return t.cast("type[BigCommerceStream]", self.parent_stream_type).flavour_version
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The rows the parent handed over."""
