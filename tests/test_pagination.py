@@ -8,7 +8,13 @@ import random
 import pytest
 
 from tap_bigcommerce.errors import BadResponseError
-from tap_bigcommerce.pagination import KeysetReader, OrdersFlavour, Page, ProductsFlavour
+from tap_bigcommerce.pagination import (
+    KeysetReader,
+    OrdersFlavour,
+    Page,
+    ProductsFlavour,
+    SnapshotReader,
+)
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -25,6 +31,11 @@ class MemoryProducts:
         self.version = {i: 0 for i in self.rows}
         self.requests = 0
         self.on_request = lambda: None
+        self.tie_order = lambda record_id: record_id
+
+    def fetch_pages(self, many: list[dict]):
+        for params in many:
+            yield self.fetch(params)
 
     def touch(self, record_id: int, at: dt.datetime) -> None:
         self.rows[record_id] = at
@@ -44,9 +55,13 @@ class MemoryProducts:
             and dm <= parse(hi)
             and i > int(params.get("id:greater", 0))
         ]
-        rows.sort(key=(lambda r: r[1]) if params["sort"] == "id" else (lambda r: r))
+        if params["sort"] == "id":
+            rows.sort(key=lambda r: r[1])
+        else:  # ties in whatever order the "database" likes; unstable if it says so
+            rows.sort(key=lambda r: (r[0], self.tie_order(r[1])))
         limit = params["limit"]
-        chosen = rows[:limit]
+        offset = (int(params.get("page", 1)) - 1) * limit
+        chosen = rows[offset : offset + limit]
         data = [{"id": i, "date_modified": iso(dm), "v": self.version[i]} for dm, i in chosen]
         return ProductsFlavour().unpack(
             {"data": data, "meta": {"pagination": {"total": len(rows), "count": len(data)}}},
@@ -135,3 +150,56 @@ def test_v2_filters_use_v2_spelling():
     assert params["sort"] == "date_modified:asc"
     plateau = OrdersFlavour().plateau_params(BASE, 41, 250)
     assert plateau["min_id"] == 42 and plateau["sort"] == "id:asc"
+
+
+def snapshot(store: MemoryProducts, limit: int) -> SnapshotReader:
+    keyset = KeysetReader(ProductsFlavour(), store.fetch, limit)
+    return SnapshotReader(ProductsFlavour(), keyset, store.fetch_pages)
+
+
+def test_snapshot_reads_each_record_once_with_one_request_a_page():
+    store = MemoryProducts(list(range(40)))
+    got = list(snapshot(store, 7).read(None, BASE + dt.timedelta(days=1)))
+    assert [r["id"] for r in got] == list(range(1, 41))
+    assert store.requests == 6  # ceil(40 / 7) pages, nothing else
+
+
+def test_snapshot_reads_a_second_spanning_two_pages_by_id():
+    store = MemoryProducts([s // 3 for s in range(40)])
+    store.tie_order = lambda record_id: -record_id  # ties come in the reverse of id order
+    got = list(snapshot(store, 7).read(None, BASE + dt.timedelta(days=1)))
+    assert sorted(r["id"] for r in got) == list(range(1, 41))
+    assert len(got) == 40
+    assert store.requests <= 2 * 6  # a page, and at most one request per boundary second
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed):
+    rng = random.Random(seed)
+    stamps = sorted(rng.choice([0, 1, 2, 3, 50, 50, 50, 50, 51, 52]) for _ in range(90))
+    store = MemoryProducts(stamps)
+    store.tie_order = lambda record_id: rng.random()  # a database without a stable order
+    clock = iter(BASE + dt.timedelta(seconds=100 + n) for n in range(10_000))
+
+    def mutate():
+        if rng.random() < 0.5:
+            store.touch(rng.choice(list(store.rows)), next(clock))
+        if rng.random() < 0.2:
+            new_id = max(store.rows) + 1
+            store.rows[new_id] = next(clock)
+            store.version[new_id] = 0
+
+    store.on_request = mutate
+    upper = BASE + dt.timedelta(seconds=99)  # in the past: changes land beyond it
+    first = list(snapshot(store, 7).read(None, upper))
+    store.on_request = lambda: None
+    moments = [r["date_modified"] for r in first]
+    assert moments == sorted(moments)
+    bookmark = dt.datetime.fromisoformat(first[-1]["date_modified"])
+    second = list(
+        KeysetReader(ProductsFlavour(), store.fetch, 7).read(bookmark, BASE + dt.timedelta(days=1))
+    )
+    latest = {}
+    for record in first + second:
+        latest[record["id"]] = record["v"]
+    assert latest == store.version

@@ -275,7 +275,10 @@ class Sandbox:
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
         try:
-            resp = route.handler(self.store, query, *args)
+            # A page is read as one consistent snapshot, as a database statement would be:
+            # no change from another request lands between choosing the rows and rendering.
+            with self.store.lock:
+                resp = route.handler(self.store, query, *args)
         except ApiError as exc:
             resp = error_for(flavour, exc.status, exc.title, exc.errors)
         if fault is not None and rewrites_body(fault.kind) and resp.status == 200:
