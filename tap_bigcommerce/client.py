@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 import requests
+import urllib3
 
 from tap_bigcommerce.errors import (
     AuthError,
@@ -279,12 +280,20 @@ class BigCommerceClient:
         try:
             self.stats.requests += 1
             # Never follow a redirect: `requests` would send X-Auth-Token to the new host.
+            # The body is read in one call rather than requests' 10 kB chunks (pages of
+            # products run to a megabyte).
             response = self.session.get(
-                url, params=params, timeout=self.timeout, allow_redirects=False
+                url, params=params, timeout=self.timeout, allow_redirects=False, stream=True
             )
             headers = response.headers
             self._note_server_time(headers)
             self._reached = True
+            try:
+                body = response.raw.read(decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise _Transient(f"the response broke off ({type(exc).__name__})") from None
+            finally:
+                response.close()
         except requests.exceptions.ConnectionError as exc:
             if not self._reached and _is_connect_failure(exc):
                 raise UnreachableError(_unreachable_message(self.store.api_url, exc)) from None
@@ -302,9 +311,9 @@ class BigCommerceClient:
             raise _Transient(f"the response broke off ({type(exc).__name__})") from None
         finally:
             self.pacer.release(headers)
-        return self._interpret(response, resource)
+        return self._interpret(response, body, resource)
 
-    def _interpret(self, response: requests.Response, resource: str) -> t.Any:
+    def _interpret(self, response: requests.Response, body: bytes, resource: str) -> t.Any:
         status = response.status_code
         if status == 204:
             return None
@@ -316,15 +325,15 @@ class BigCommerceClient:
             )
         if status == 200:
             try:
-                return _json.decode(response.content)
-            except (msgspec.DecodeError, requests.exceptions.RequestException):
-                raise _Transient(_not_json_reason(response)) from None
+                return _json.decode(body)
+            except msgspec.DecodeError:
+                raise _Transient(_not_json_reason(response, body)) from None
         if status == 429:
             self.stats.throttled += 1
             raise _Transient("HTTP 429 (store quota used up)", _retry_after(response.headers))
         if status in RETRYABLE_STATUSES:
             raise _Transient(f"HTTP {status} from BigCommerce")
-        raise _status_error(status, response, resource, self.store)
+        raise _status_error(status, response, body, resource, self.store)
 
     def _note_server_time(self, headers: t.Mapping[str, str]) -> None:
         if self._server_clock is not None:
@@ -364,16 +373,16 @@ def _header_seconds(headers: t.Mapping[str, str], name: str, per_second: int) ->
         return None
 
 
-def _not_json_reason(response: requests.Response) -> str:
+def _not_json_reason(response: requests.Response, body: bytes) -> str:
     """Why a 200 body could not be read: not JSON at all (a proxy's page), or cut short."""
     kind = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if kind and not kind.endswith("json"):
         return f"the response was not JSON (HTTP 200 with Content-Type {kind[:40]})"
-    return f"the response was not complete JSON ({len(response.content)} bytes)"
+    return f"the response was not complete JSON ({len(body)} bytes)"
 
 
 def _status_error(
-    status: int, response: requests.Response, resource: str, store: StoreConnection
+    status: int, response: requests.Response, body: bytes, resource: str, store: StoreConnection
 ) -> BigCommerceError:
     where = f"GET {_path_only(response.url)}"
     if status == 401:
@@ -393,15 +402,15 @@ def _status_error(
             f"no store '{store.store_hash}' at {store.api_url} (HTTP 404 on {where}): check "
             "store_hash (the short id in the API path, e.g. 'abc123') and api_url"
         )
-    detail = _error_detail(response)
+    detail = _error_detail(body)
     return RequestRejectedError(f"{resource}: BigCommerce refused {where} (HTTP {status}){detail}")
 
 
-def _error_detail(response: requests.Response) -> str:
+def _error_detail(raw: bytes) -> str:
     """The API's own words about a rejected request: v3 objects and v2 arrays differ."""
     try:
-        body = response.json()
-    except ValueError:
+        body = _json.decode(raw)
+    except msgspec.DecodeError:
         return ""
     if isinstance(body, list) and body and isinstance(body[0], dict):
         return f": {body[0].get('message', '')}"
