@@ -66,6 +66,9 @@ MIN_RATE_PER_SLOT = 4.0
 SPLIT_MIN_PAGES = 4
 
 Window = tuple[dt.datetime | None, dt.datetime]
+_In = t.TypeVar("_In")
+_Out = t.TypeVar("_Out")
+_DONE = object()
 
 
 def schema_dir() -> Path:
@@ -289,52 +292,42 @@ class BigCommerceStream(LeanRecordsMixin):
                     return records, window, False  # a bulk import: the rest is streamed
             return records, window, True
 
-        pool = ThreadPoolExecutor(self.requests_in_flight, thread_name_prefix=self.name)
-        try:
-            parts = iter(windows)
-            queued: deque[Future[tuple[list[dict], Window, bool]]] = deque()
-
-            def queue_next() -> None:
-                window = next(parts, None)
-                if window is not None:
-                    queued.append(pool.submit(read_part, window))
-
-            for _ in range(self.requests_in_flight):
-                queue_next()
-            while queued:
-                records, window, whole = queued.popleft().result()
-                queue_next()
-                yield from records
-                if not whole:
-                    # Read the rest of this part here, one page at a time, from where the
-                    # worker stopped, so memory stays bounded however many records share
-                    # one second.
-                    last = reader.modified_at(records[-1])
-                    seen = {r["id"] for r in records if reader.modified_at(r) == last}
-                    yield from reader.read(last, window[1], seen)
-        except Exception:
-            self.client.cancel()  # parts still under way stop retrying: the run is ending
-            raise
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        for records, window, whole in self.side_by_side(read_part, windows):
+            yield from records
+            if not whole:
+                # Read the rest of this part here, one page at a time, from where the worker
+                # stopped, so memory stays bounded however many records share one second.
+                last = reader.modified_at(records[-1])
+                seen = {r["id"] for r in records if reader.modified_at(r) == last}
+                yield from reader.read(last, window[1], seen)
 
     def fetch_pages(self, many: list[Params]) -> t.Generator[Page, None, None]:
         """Fetch pages up to `requests_in_flight` at once; yield them in order."""
+        return self.side_by_side(self.fetch_page, many)
+
+    def side_by_side(
+        self, work: t.Callable[[_In], _Out], items: t.Iterable[_In]
+    ) -> t.Generator[_Out, None, None]:
+        """`work(item)` for each item, up to `requests_in_flight` at once, yielded in order.
+
+        At most that many results wait at any time, so memory stays bounded. If one fails,
+        requests still under way stop retrying (the run is ending) and the error is raised.
+        """
         pool = ThreadPoolExecutor(self.requests_in_flight, thread_name_prefix=self.name)
         try:
-            pending = iter(many)
-            queued: deque[Future[Page]] = deque(
-                pool.submit(self.fetch_page, params)
-                for params in itertools.islice(pending, self.requests_in_flight)
+            pending = iter(items)
+            queued: deque[Future[_Out]] = deque(
+                pool.submit(work, item)
+                for item in itertools.islice(pending, self.requests_in_flight)
             )
             while queued:
-                page = queued.popleft().result()
-                following = next(pending, None)
-                if following is not None:
-                    queued.append(pool.submit(self.fetch_page, following))
-                yield page
+                result = queued.popleft().result()
+                following = next(pending, _DONE)
+                if following is not _DONE:
+                    queued.append(pool.submit(work, t.cast("_In", following)))
+                yield result
         except Exception:
-            self.client.cancel()  # requests still under way stop retrying: the run is ending
+            self.client.cancel()
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
