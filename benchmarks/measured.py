@@ -1,4 +1,4 @@
-"""Run a command and report its wall time and peak RSS: `measured.py REPORT -- COMMAND ...`.
+"""Run a command; report its wall time, CPU time and peak RSS: `measured.py REPORT -- CMD ...`.
 
 Why a separate small process: on Linux a child's `ru_maxrss` includes the memory of the
 process it was forked (or vforked) from, carried over `exec`. Started from the benchmark, which
@@ -6,7 +6,7 @@ holds the sandbox and its cache of rendered records (hundreds of MB), every subp
 report at least the benchmark's size. Started from this launcher (stdlib only, ~10 MB), the
 floor is the launcher's size, below any Python program's real peak.
 
-Writes `{"wall_s", "maxrss_kib", "returncode"}` as JSON to REPORT; the command's stdout and
+Writes `{"wall_s", "cpu_s", "maxrss_kib", "returncode"}` as JSON to REPORT; the command's stdout and
 stderr are this process's own (inherited).
 """
 
@@ -29,7 +29,13 @@ def main() -> int:
     proc.returncode = os.waitstatus_to_exitcode(status)
     with open(report, "w") as out:
         json.dump(
-            {"wall_s": wall, "maxrss_kib": usage.ru_maxrss, "returncode": proc.returncode}, out
+            {
+                "wall_s": wall,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "maxrss_kib": usage.ru_maxrss,
+                "returncode": proc.returncode,
+            },
+            out,
         )
     return 0
 

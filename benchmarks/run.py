@@ -102,6 +102,7 @@ class Run:
     runner: str
     records: int
     wall_s: float
+    cpu_s: float
     span_s: float
     requests: int
     throttled: int
@@ -174,6 +175,7 @@ def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
         runner=runner,
         records=counted[0] if counted else 0,
         wall_s=measured["wall_s"],
+        cpu_s=measured["cpu_s"],
         span_s=last - first,
         requests=len(log),
         throttled=sb.rate_limited - limited_before,
@@ -306,7 +308,7 @@ def windows_touched(run: Run, window_ms: int) -> int:
 
 
 HEADER = (
-    f"{'scenario':<44} {'runner':<6} {'records':>8} {'wall s':>7} {'span s':>7} "
+    f"{'scenario':<44} {'runner':<6} {'records':>8} {'wall s':>7} {'CPU s':>6} {'span s':>7} "
     f"{'rec/s':>8} {'requests':>8} {'429s':>5} {'peak MB':>8}"
 )
 
@@ -314,7 +316,8 @@ HEADER = (
 def row(title: str, run: Run) -> str:
     failed = "" if run.returncode == 0 else f"  (exit {run.returncode})"
     return (
-        f"{title:<44} {run.runner:<6} {run.records:>8,} {run.wall_s:>7.2f} {run.span_s:>7.2f} "
+        f"{title:<44} {run.runner:<6} {run.records:>8,} {run.wall_s:>7.2f} {run.cpu_s:>6.2f} "
+        f"{run.span_s:>7.2f} "
         f"{run.rate:>8,.0f} {run.requests:>8,} {run.throttled:>5} {run.peak_mb:>8.1f}{failed}"
     )
 
@@ -398,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(HEADER))
     print(*table, sep="\n")
     print()
-    print("wall s: process start to exit; span s: first to last request seen by the sandbox;")
+    print("wall s: process start to exit; CPU s: its user + system time (all threads);")
+    print("span s: first to last request seen by the sandbox;")
     print("rec/s: records / wall s; peak MB: the process's maximum RSS (ru_maxrss).")
     print(*notes, sep="\n")
     if tap_fingerprint() != fingerprint:

@@ -76,12 +76,20 @@ class QuotaPacer:
     BigCommerce reports on every response how many requests are left in the current window
     and when the window resets. The pacer lets a request start only while more than
     `reserve` of the quota (plus the requests already in flight) would remain, and otherwise
-    waits for the reset, so the merchant's other apps keep their share.
+    waits for the reset, so the merchant's other apps keep their share. It also keeps at
+    most `max_in_flight` requests under way at once, whichever thread sends them.
     """
 
-    def __init__(self, reserve: float = 0.0, sleep: t.Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        reserve: float = 0.0,
+        sleep: t.Callable[[float], None] = time.sleep,
+        *,
+        max_in_flight: int | None = None,
+    ) -> None:
         """Create a pacer that leaves the fraction `reserve` of each window to other apps."""
         self.reserve = reserve
+        self.max_in_flight = max_in_flight
         self._sleep = sleep
         self._lock = threading.Condition()
         self._left: int | None = None
@@ -108,6 +116,10 @@ class QuotaPacer:
                     # The window has rolled over: the quota is whole again.
                     self._left = self._quota
                     self._reset_at = now + (self._window_s or 0.0)
+                if self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
+                    # A slot frees when a request finishes, which notifies.
+                    self._lock.wait(timeout=1.0)
+                    continue
                 if self._left is None or self._left - self._in_flight > self._reserved():
                     self._in_flight += 1
                     return

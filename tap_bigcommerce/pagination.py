@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import itertools
+import threading
 import typing as t
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ Record = dict[str, t.Any]
 Params = dict[str, t.Any]
 
 ONE_SECOND = dt.timedelta(seconds=1)
+#: Pages of a second spanning two pages fetched ahead of the reader (memory: one page each).
+TIE_PAGES_AHEAD = 4
 
 
 @dataclass
@@ -304,7 +307,7 @@ class KeysetReader:
                 # second (a bulk import), so moving the bound cannot get past them. Walk the
                 # second by id, then step past it: it lies in the past (the upper bound is
                 # the store's clock at the start), so no record can still be written into it.
-                yield from self._read_plateau(last, seen)
+                yield from self.read_second(last, seen)
                 lower, seen = last + ONE_SECOND, set()
                 continue
             for moment, record in stamped:
@@ -316,11 +319,22 @@ class KeysetReader:
             seen = {record["id"] for moment, record in stamped if moment == last}
             lower = last
 
-    def _read_plateau(self, at: dt.datetime, seen: set[t.Any]) -> t.Iterator[Record]:
+    def read_second(
+        self, at: dt.datetime, seen: set[t.Any], fetched: t.Sequence[Page] = ()
+    ) -> t.Iterator[Record]:
+        """Yield every record modified in the second `at`, by id, except those in `seen`.
+
+        `fetched` holds the answers to the first requests, if they were already sent (by
+        `fetch_second`).
+        """
         after: t.Any = None
         last_id: t.Any = None
+        ready = list(fetched)
         while True:
-            page = self.fetch(self.flavour.plateau_params(at, after, self.limit))
+            if ready:
+                page = ready.pop(0)
+            else:
+                page = self.fetch(self.flavour.plateau_params(at, after, self.limit))
             for record in page.records:
                 moment = self.modified_at(record)
                 if moment != at or (last_id is not None and record["id"] <= last_id):
@@ -335,6 +349,18 @@ class KeysetReader:
             if page.is_last or not page.records:
                 return
             after = self.flavour.plateau_after(page)
+
+    def fetch_second(self, at: dt.datetime, pages: int) -> list[Page]:
+        """The first `pages` requests of `read_second(at, ...)`, fewer if the second ends."""
+        fetched: list[Page] = []
+        after: t.Any = None
+        while len(fetched) < pages:
+            page = self.fetch(self.flavour.plateau_params(at, after, self.limit))
+            fetched.append(page)
+            if page.is_last or not page.records:
+                break
+            after = self.flavour.plateau_after(page)
+        return fetched
 
     def check_window(  # noqa: D102 - see the message below
         self,
@@ -354,7 +380,9 @@ class KeysetReader:
             previous = moment
 
 
-FetchPages = t.Callable[[list[Params]], t.Generator[Page, None, None]]
+#: Runs `work(item)` for each item, several at once, and yields the results in item order;
+#: closing what it returns abandons the rest.
+SideBySide = t.Callable[[t.Callable[[int], Page], t.Iterable[int]], t.Generator[Page, None, None]]
 
 
 class SnapshotReader:
@@ -369,31 +397,40 @@ class SnapshotReader:
     pass from the last record it yielded (keyset: inclusive, skipping ids already yielded
     at that second); a pass that cannot get past its first second has it walked by id.
 
-    `fetch_pages` sends the requests (all of them may be in flight at once) and yields the
-    pages in order; closing it abandons the rest.
+    `side_by_side` fetches the pages (all of them may be in flight at once) and yields them
+    in order. Whichever of two neighbouring pages arrives second sees whether they share a
+    second and, if so, asks for that second by id at once, so the reader rarely waits.
     """
 
-    def __init__(self, flavour: Flavour, keyset: KeysetReader, fetch_pages: FetchPages) -> None:
+    def __init__(self, flavour: Flavour, keyset: KeysetReader, side_by_side: SideBySide) -> None:
         """Read `flavour`'s endpoint; `keyset` walks seconds holding more than a page."""
         self.flavour = flavour
         self.keyset = keyset
-        self.fetch_pages = fetch_pages
+        self.side_by_side = side_by_side
         self.limit = keyset.limit
         #: Passes started again (for tests and logs).
         self.restarts = 0
 
-    def read(self, lower: dt.datetime | None, upper: dt.datetime) -> t.Iterator[Record]:
-        """Yield each record modified in [lower, upper], in `date_modified` order."""
+    def read(
+        self, lower: dt.datetime | None, upper: dt.datetime, expected: int | None = None
+    ) -> t.Iterator[Record]:
+        """Yield each record modified in [lower, upper], in `date_modified` order.
+
+        `expected`, an estimate of how many records the window holds (from an earlier
+        response), lets the pages it predicts go out together with page 1 instead of
+        waiting for page 1's total.
+        """
         seen: set[t.Any] = set()
         while lower is None or lower <= upper:
             outcome: list[t.Any] = []
-            yield from self._pass(lower, upper, seen, outcome)
+            yield from self._pass(lower, upper, seen, outcome, expected)
+            expected = None  # a new pass asks for page 1 first
             if not outcome:
                 return  # the window is complete
             last, at_last = outcome
             if last == lower:
                 # No progress past the first second: walk that second by id, step past it.
-                yield from self.keyset.read(last, last, at_last)
+                yield from self.keyset.read_second(last, at_last)
                 lower, seen = last + ONE_SECOND, set()
             else:
                 lower, seen = last, at_last
@@ -405,25 +442,30 @@ class SnapshotReader:
         upper: dt.datetime,
         seen: set[t.Any],
         outcome: list[t.Any],
+        expected: int | None = None,
     ) -> t.Iterator[Record]:
         """One pass; on return `outcome` is empty when done, else [last second, its ids]."""
-        base = self.flavour.window_params(lower, upper, self.limit)
-        first_page = self.fetch_pages([{**base, "page": 1}])
-        first = next(first_page, None)
-        first_page.close()
+        pages_in = _Arrivals(self.flavour.window_params(lower, upper, self.limit), self.keyset)
+        # Page 1 says how many pages there are; an estimate lets those go out with it. Pages
+        # past the real end (the estimate was high) are left unread; any it missed follow.
+        planned = 1 if expected is None else self._pages(expected)
+        head = self.side_by_side(pages_in.fetch, range(1, planned + 1))
+        first = next(head, None)
         if first is None or first.total is None:
+            head.close()
             raise BadResponseError(f"{self.flavour.resource}: the API sent no total")
         total = first.total
-        pages = max(1, -(-total // self.limit))
+        pages = self._pages(total)
         last: dt.datetime | None = lower
         at_last = set(seen)
-        stream = self.fetch_pages([{**base, "page": n} for n in range(2, pages + 1)])
+        rest = self.side_by_side(pages_in.fetch, range(planned + 1, pages + 1))
+        stream = itertools.chain([first], itertools.islice(head, pages - 1), rest)
         try:
-            for number, page in enumerate(itertools.chain([first], stream), start=1):
+            for number, page in enumerate(stream, start=1):
                 stamped = [(self.keyset.modified_at(r), r) for r in page.records]
                 self.keyset.check_window(stamped, lower, upper)
-                expected = min(self.limit, total - (number - 1) * self.limit)
-                if page.total != total or len(stamped) != expected:
+                expected_count = min(self.limit, total - (number - 1) * self.limit)
+                if page.total != total or len(stamped) != expected_count:
                     outcome.extend([last, at_last])  # the set changed: a new pass from here
                     return
                 tie = None
@@ -431,7 +473,8 @@ class SnapshotReader:
                     # One second spans two pages, and the API does not promise the order
                     # of records within a second: read that second whole, by id.
                     tie = last
-                    for record in self.keyset.read(tie, tie, at_last):
+                    fetched = pages_in.tie_pages(number, tie)
+                    for record in self.keyset.read_second(tie, at_last, fetched):
                         yield record
                         at_last.add(record["id"])
                 for moment, record in stamped:
@@ -442,7 +485,53 @@ class SnapshotReader:
                         last, at_last = moment, set()
                     at_last.add(record["id"])
         finally:
-            stream.close()
+            head.close()
+            rest.close()
+
+    def _pages(self, records: int) -> int:
+        return max(1, -(-records // self.limit))
+
+
+class _Arrivals:
+    """The pages of one pass as they arrive, in any order, from several threads.
+
+    For each page it keeps only its first and last second. When a page and its neighbour
+    are both in and share a second, the thread that brought the second of them fetches the
+    first pages of that second by id (`KeysetReader.read_second` needs them next).
+    """
+
+    def __init__(self, base: Params, keyset: KeysetReader) -> None:
+        self.base = base
+        self.keyset = keyset
+        self._lock = threading.Lock()
+        self._ends: dict[int, tuple[dt.datetime, dt.datetime] | None] = {}
+        self._ties: dict[int, tuple[dt.datetime, list[Page]]] = {}
+
+    def fetch(self, number: int) -> Page:
+        """Page `number` of the window; first, if it completes a tie, that second's page."""
+        page = self.keyset.fetch({**self.base, "page": number})
+        records = page.records
+        ends = None
+        if records:
+            ends = (self.keyset.modified_at(records[0]), self.keyset.modified_at(records[-1]))
+        with self._lock:
+            self._ends[number] = ends
+            spans = []
+            for before, after in ((number - 1, number), (number, number + 1)):
+                left, right = self._ends.get(before), self._ends.get(after)
+                if left and right and left[1] == right[0]:
+                    spans.append((after, left[1]))
+        for after, second in spans:
+            fetched = self.keyset.fetch_second(second, TIE_PAGES_AHEAD)
+            with self._lock:
+                self._ties[after] = (second, fetched)
+        return page
+
+    def tie_pages(self, number: int, second: dt.datetime) -> list[Page]:
+        """The pages by id of `second` fetched for the start of page `number`, if any."""
+        with self._lock:
+            found = self._ties.pop(number, None)
+        return found[1] if found is not None and found[0] == second else []
 
 
 def split_window(

@@ -251,21 +251,33 @@ class BigCommerceStream(LeanRecordsMixin):
         so records still come oldest first and the bookmark stays true. A small window is
         read as one, reusing the first page, so it costs no extra request.
         """
+        expected = None
         if self.flavour.version == "v3" and self.client.server_now() is None:
-            # One tiny request tells the store's clock and quota before the plan is made.
-            self.fetch_page(self.flavour.probe_params(lower, None, 0))
+            # One tiny request tells the store's clock and quota before the plan is made, and
+            # about how many records there are.
+            expected = self.fetch_page(self.flavour.probe_params(lower, None, 0)).total
         rate = self.client.pacer.rate()
         roomy = rate is None or rate >= MIN_RATE_PER_SLOT * self.requests_in_flight
         if roomy and self.flavour.version == "v3":
             # v3 says in every page how many records the window holds: read pages by number,
             # side by side, and let the totals prove nothing moved (`SnapshotReader`).
-            snapshot = SnapshotReader(self.flavour, reader, self.fetch_pages)
+            snapshot = SnapshotReader(self.flavour, reader, self.pages_side_by_side)
             now = self.server_second()
-            # The snapshot needs a window no record can still enter: the seconds before now.
-            yield from snapshot.read(lower, now - ONE_SECOND)
-            # The current second by keyset, like a serial read: a record written in it later
-            # is read by the next run, which starts at the bookmark, inclusive.
-            yield from reader.read(now if lower is None else max(lower, now), now)
+            # The current second is read by keyset, like a serial read: a record written in
+            # it later is read by the next run, which starts at the bookmark, inclusive. So it
+            # may as well be asked for now, alongside the pages, rather than after them.
+            current = now if lower is None else max(lower, now)
+            ahead = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-current")
+            asked = ahead.submit(
+                self.fetch_page, self.flavour.window_params(current, now, self.page_size)
+            )
+            try:
+                # The snapshot needs a window no record can still enter: the seconds before now.
+                yield from snapshot.read(lower, now - ONE_SECOND, expected)
+                replay = _Replay(asked.result(), self.fetch_page)
+                yield from KeysetReader(self.flavour, replay, self.page_size).read(current, now)
+            finally:
+                ahead.shutdown(wait=False, cancel_futures=True)
             if snapshot.restarts:
                 self.logger.info(
                     "%s: the store changed while read; %d passes restarted",
@@ -301,24 +313,31 @@ class BigCommerceStream(LeanRecordsMixin):
                 seen = {r["id"] for r in records if reader.modified_at(r) == last}
                 yield from reader.read(last, window[1], seen)
 
-    def fetch_pages(self, many: list[Params]) -> t.Generator[Page, None, None]:
-        """Fetch pages up to `requests_in_flight` at once; yield them in order."""
-        return self.side_by_side(self.fetch_page, many)
+    def pages_side_by_side(
+        self, fetch: t.Callable[[int], Page], numbers: t.Iterable[int]
+    ) -> t.Generator[Page, None, None]:
+        """`fetch(n)` for each page number, up to `requests_in_flight` at once, in order.
+
+        Half as many again are queued behind those, so requests keep going while the reader
+        is busy elsewhere (a second read by id between two pages); memory stays bounded.
+        """
+        return self.side_by_side(fetch, numbers, ahead=self.requests_in_flight * 3 // 2)
 
     def side_by_side(
-        self, work: t.Callable[[_In], _Out], items: t.Iterable[_In]
+        self, work: t.Callable[[_In], _Out], items: t.Iterable[_In], ahead: int | None = None
     ) -> t.Generator[_Out, None, None]:
         """`work(item)` for each item, up to `requests_in_flight` at once, yielded in order.
 
-        At most that many results wait at any time, so memory stays bounded. If one fails,
-        requests still under way stop retrying (the run is ending) and the error is raised.
+        At most `ahead` (default: `requests_in_flight`) results are under way or waiting at
+        any time, so memory stays bounded. If one fails, requests still under way stop
+        retrying (the run is ending) and the error is raised.
         """
         pool = ThreadPoolExecutor(self.requests_in_flight, thread_name_prefix=self.name)
         try:
             pending = iter(items)
             queued: deque[Future[_Out]] = deque(
                 pool.submit(work, item)
-                for item in itertools.islice(pending, self.requests_in_flight)
+                for item in itertools.islice(pending, ahead or self.requests_in_flight)
             )
             while queued:
                 result = queued.popleft().result()

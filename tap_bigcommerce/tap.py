@@ -121,8 +121,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=8,
         title="Max requests in flight",
         description=(
-            "Requests one stream may have under way at once (1 to 16), when the store's "
-            "quota leaves room for it; all of them share the one quota pacing."
+            "Requests under way at once (1 to 16), when the store's quota leaves room "
+            "for it; all of them share the one quota pacing."
         ),
     ),
     th.Property(
@@ -295,7 +295,10 @@ class TapBigCommerce(Tap):
                 backoff_base=float(self.config.get("retry_backoff_base", 1.0)),
                 backoff_max=float(self.config.get("retry_backoff_max", 60.0)),
             ),
-            pacer=QuotaPacer(reserve=float(self.config.get("quota_reserve", 0.2))),
+            pacer=QuotaPacer(
+                reserve=float(self.config.get("quota_reserve", 0.2)),
+                max_in_flight=int(self.config.get("max_requests_in_flight", 8)),
+            ),
             logger=self.logger,
         )
 

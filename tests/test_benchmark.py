@@ -22,11 +22,12 @@ def test_quick_benchmark_prints_a_table() -> None:
     lines = done.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("scenario"))
     assert lines[header].split()[1:] == [
-        "runner", "records", "wall", "s", "span", "s", "rec/s", "requests", "429s", "peak", "MB",
+        "runner", "records", "wall", "s", "CPU", "s", "span", "s", "rec/s", "requests", "429s",
+        "peak", "MB",
     ]  # fmt: skip
     number = r"[\d,]+(\.\d+)?"
-    tap = re.compile(rf"^latency0: .* tap +{number}( +{number}){{6}}$")
-    bare = re.compile(rf"^ +bare +{number}( +{number}){{6}}$")
+    tap = re.compile(rf"^latency0: .* tap +{number}( +{number}){{7}}$")
+    bare = re.compile(rf"^ +bare +{number}( +{number}){{7}}$")
     assert tap.match(lines[header + 2]), lines[header + 2]
     assert bare.match(lines[header + 3]), lines[header + 3]
     fields = lines[header + 2].split()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 
 import pytest
@@ -32,10 +33,6 @@ class MemoryProducts:
         self.requests = 0
         self.on_request = lambda: None
         self.tie_order = lambda record_id: record_id
-
-    def fetch_pages(self, many: list[dict]):
-        for params in many:
-            yield self.fetch(params)
 
     def touch(self, record_id: int, at: dt.datetime) -> None:
         self.rows[record_id] = at
@@ -152,9 +149,24 @@ def test_v2_filters_use_v2_spelling():
     assert plateau["min_id"] == 42 and plateau["sort"] == "id:asc"
 
 
-def snapshot(store: MemoryProducts, limit: int) -> SnapshotReader:
+def in_order(work, items):
+    """Pages fetched one after another, as they are asked for."""
+    for item in items:
+        yield work(item)
+
+
+def backwards(work, items, ahead=4):
+    """Pages fetched in rounds of `ahead`, each round last page first; yielded in order."""
+    items = iter(items)
+    while chunk := list(itertools.islice(items, ahead)):
+        done = {item: work(item) for item in reversed(chunk)}
+        for item in chunk:
+            yield done[item]
+
+
+def snapshot(store: MemoryProducts, limit: int, side_by_side=in_order) -> SnapshotReader:
     keyset = KeysetReader(ProductsFlavour(), store.fetch, limit)
-    return SnapshotReader(ProductsFlavour(), keyset, store.fetch_pages)
+    return SnapshotReader(ProductsFlavour(), keyset, side_by_side)
 
 
 def test_snapshot_reads_each_record_once_with_one_request_a_page():
@@ -164,17 +176,38 @@ def test_snapshot_reads_each_record_once_with_one_request_a_page():
     assert store.requests == 6  # ceil(40 / 7) pages, nothing else
 
 
-def test_snapshot_reads_a_second_spanning_two_pages_by_id():
+@pytest.mark.parametrize("side_by_side", [in_order, backwards])
+def test_snapshot_reads_a_second_spanning_two_pages_by_id(side_by_side):
     store = MemoryProducts([s // 3 for s in range(40)])
     store.tie_order = lambda record_id: -record_id  # ties come in the reverse of id order
-    got = list(snapshot(store, 7).read(None, BASE + dt.timedelta(days=1)))
+    got = list(snapshot(store, 7, side_by_side).read(None, BASE + dt.timedelta(days=1)))
     assert sorted(r["id"] for r in got) == list(range(1, 41))
     assert len(got) == 40
     assert store.requests <= 2 * 6  # a page, and at most one request per boundary second
 
 
+@pytest.mark.parametrize("expected", [1, 20, 40, 41, 400])
+def test_snapshot_with_an_estimate_asks_its_pages_at_once_and_reads_only_the_window(expected):
+    store = MemoryProducts(list(range(40)))
+    asked: list[int] = []
+
+    def record_rounds(work, items):
+        items = list(items)
+        asked.append(len(items))
+        return in_order(work, items)
+
+    reader = snapshot(store, 7, record_rounds)
+    got = list(reader.read(None, BASE + dt.timedelta(days=1), expected=expected))
+    assert [r["id"] for r in got] == list(range(1, 41))
+    # Page 1 goes out with the pages the estimate predicts; the rest follow once it is in.
+    planned = -(-expected // 7)
+    assert asked == [planned, max(6 - planned, 0)]
+    assert store.requests == 6, "pages past the window's end are never used"
+
+
+@pytest.mark.parametrize("side_by_side", [in_order, backwards])
 @pytest.mark.parametrize("seed", range(25))
-def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed):
+def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, side_by_side):
     rng = random.Random(seed)
     stamps = sorted(rng.choice([0, 1, 2, 3, 50, 50, 50, 50, 51, 52]) for _ in range(90))
     store = MemoryProducts(stamps)
@@ -191,7 +224,7 @@ def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed):
 
     store.on_request = mutate
     upper = BASE + dt.timedelta(seconds=99)  # in the past: changes land beyond it
-    first = list(snapshot(store, 7).read(None, upper))
+    first = list(snapshot(store, 7, side_by_side).read(None, upper, expected=len(store.rows)))
     store.on_request = lambda: None
     moments = [r["date_modified"] for r in first]
     assert moments == sorted(moments)

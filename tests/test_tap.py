@@ -110,6 +110,19 @@ def test_large_window_read_in_parts_side_by_side(in_flight):
             assert latest[record_id] == to_iso(raw), (stream, record_id)
 
 
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_requests_in_flight_never_exceed_the_setting(in_flight):
+    # A second shared by 30 products spans pages, so seconds are also read by id meanwhile.
+    store = Store(seed=4, products=400, customers=200, orders=200, plateau=30)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, latency_ms=30) as sb:
+        run = run_tap(sandbox_config(sb.api_url, page_size=20, max_requests_in_flight=in_flight))
+        peak = sb.peak_in_flight
+    assert run.returncode == 0, run.stderr
+    for stream in PARENTS:
+        assert sorted(ids(run.records(stream))) == sorted(store.ids(stream)), stream
+    assert peak == in_flight, f"at most {in_flight} at once, and that many when there is room"
+
+
 def test_plateau_larger_than_a_page_is_read_whole():
     store = Store(seed=5, products=700, customers=700, orders=700, plateau=300)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:

@@ -114,6 +114,9 @@ class Sandbox:
         self.hooks: list[Callable[[RequestInfo], Any]] = []
         self._log: list[RequestInfo] = []
         self._log_lock = threading.Lock()
+        self._active = 0
+        #: The most requests being answered at one moment since the log was last reset.
+        self.peak_in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -227,6 +230,7 @@ class Sandbox:
         """Forget the logged requests."""
         with self._log_lock:
             self._log.clear()
+            self.peak_in_flight = self._active
 
     def _record(self, info: RequestInfo) -> None:
         with self._log_lock:
@@ -236,6 +240,16 @@ class Sandbox:
 
     def resolve(self, method: str, raw_path: str, headers: Any) -> tuple[Response, Fault | None]:
         """Compute the response to one request (without the fault's wire effects)."""
+        with self._log_lock:
+            self._active += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._active)
+        try:
+            return self._resolve(method, raw_path, headers)
+        finally:
+            with self._log_lock:
+                self._active -= 1
+
+    def _resolve(self, method: str, raw_path: str, headers: Any) -> tuple[Response, Fault | None]:
         parts = urlsplit(raw_path)
         # parse_qsl turns a literal "+" into a space; the date parsers accept that form.
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
