@@ -42,6 +42,12 @@ SCOPE_NAMES = {
 
 _json = msgspec.json.Decoder()
 
+#: Each request in flight needs this many requests per second of the quota to be worth it
+#: (one request takes 100-300 ms); a smaller quota gets fewer at once (a Pro plan's 450 per
+#: 30 s less a 20 % reserve: 3), and a Standard plan's 150 per 30 s one at a time, where the
+#: quota, not the network, sets the pace.
+MIN_RATE_PER_SLOT = 4.0
+
 
 @dataclass(frozen=True)
 class StoreConnection:
@@ -77,7 +83,7 @@ class QuotaPacer:
     and when the window resets. The pacer lets a request start only while more than
     `reserve` of the quota (plus the requests already in flight) would remain, and otherwise
     waits for the reset, so the merchant's other apps keep their share. It also keeps at
-    most `max_in_flight` requests under way at once, whichever thread sends them.
+    most `slots()` requests under way at once, whichever thread sends them.
     """
 
     def __init__(
@@ -85,7 +91,7 @@ class QuotaPacer:
         reserve: float = 0.0,
         sleep: t.Callable[[float], None] = time.sleep,
         *,
-        max_in_flight: int | None = None,
+        max_in_flight: int = 8,
     ) -> None:
         """Create a pacer that leaves the fraction `reserve` of each window to other apps."""
         self.reserve = reserve
@@ -104,6 +110,17 @@ class QuotaPacer:
             return None
         return self._quota * (1 - self.reserve) / self._window_s
 
+    def slots(self) -> int:
+        """How many requests may be under way at once.
+
+        `max_in_flight`, or fewer once the quota is known and would leave each of them less
+        than `MIN_RATE_PER_SLOT` requests per second.
+        """
+        rate = self.rate()
+        if rate is None:
+            return self.max_in_flight
+        return max(1, min(self.max_in_flight, int(rate / MIN_RATE_PER_SLOT)))
+
     def _reserved(self) -> int:
         return int(self.reserve * self._quota) if self._quota else 0
 
@@ -116,7 +133,7 @@ class QuotaPacer:
                     # The window has rolled over: the quota is whole again.
                     self._left = self._quota
                     self._reset_at = now + (self._window_s or 0.0)
-                if self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
+                if self._in_flight >= self.slots():
                     # A slot frees when a request finishes, which notifies.
                     self._lock.wait(timeout=1.0)
                     continue

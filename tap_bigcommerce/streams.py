@@ -57,12 +57,8 @@ MAX_PAGES_PER_PART = 2
 #: A part holding more than this many pages' worth (a bulk import sharing one second) is
 #: handed over unfinished and its rest streamed, so memory never holds a whole plateau.
 PART_RECORD_CAP_PAGES = 4
-#: Reading side by side pays off only when the quota allows this many requests per second
-#: for each request in flight; below that the quota, not the network, sets the pace and
-#: the extra requests that plan the parts would only waste it.
-MIN_RATE_PER_SLOT = 4.0
-#: ... and only for a window of at least this many pages per request in flight; a smaller
-#: one is read faster by one reader than planned and read in parts.
+#: v2 windows are cut into parts only when they hold at least this many pages per request
+#: in flight; a smaller one is read faster by one reader than planned and read in parts.
 SPLIT_MIN_PAGES = 4
 
 Window = tuple[dt.datetime | None, dt.datetime]
@@ -239,8 +235,12 @@ class BigCommerceStream(LeanRecordsMixin):
 
     @property
     def requests_in_flight(self) -> int:
-        """How many requests this stream may have under way at once."""
-        return int(self.config.get("max_requests_in_flight", 8))
+        """How many requests this stream may have under way at once.
+
+        The setting, or fewer once the store's quota is known and leaves less room (the
+        pacer enforces the same number for every thread).
+        """
+        return self.client.pacer.slots()
 
     def _read_side_by_side(
         self, reader: KeysetReader, lower: dt.datetime | None
@@ -256,8 +256,7 @@ class BigCommerceStream(LeanRecordsMixin):
             # One tiny request tells the store's clock and quota before the plan is made, and
             # about how many records there are.
             expected = self.fetch_page(self.flavour.probe_params(lower, None, 0)).total
-        rate = self.client.pacer.rate()
-        roomy = rate is None or rate >= MIN_RATE_PER_SLOT * self.requests_in_flight
+        roomy = self.requests_in_flight > 1
         if roomy and self.flavour.version == "v3":
             # v3 says in every page how many records the window holds: read pages by number,
             # side by side, and let the totals prove nothing moved (`SnapshotReader`).

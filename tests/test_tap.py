@@ -123,6 +123,21 @@ def test_requests_in_flight_never_exceed_the_setting(in_flight):
     assert peak == in_flight, f"at most {in_flight} at once, and that many when there is room"
 
 
+@pytest.mark.parametrize(("quota", "expected_peak"), [(150, 1), (450, 3), (1500, 8)])
+def test_requests_in_flight_follow_the_stores_quota(quota, expected_peak):
+    # Per 30 s, less the default 20 % reserve, at 4 requests a second for each one in flight:
+    # a Standard plan reads one page at a time, a Pro plan three, a larger quota the setting.
+    store = Store(seed=4, products=400, customers=100, orders=100, plateau=30)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, latency_ms=30) as sb:
+        sb.set_quota(quota, window_ms=30_000)
+        run = run_tap(sandbox_config(sb.api_url, page_size=20, max_requests_in_flight=8))
+        peak, limited = sb.peak_in_flight, sb.rate_limited
+    assert run.returncode == 0, run.stderr
+    for stream in PARENTS:
+        assert sorted(ids(run.records(stream))) == sorted(store.ids(stream)), stream
+    assert (peak, limited) == (expected_peak, 0)
+
+
 def test_plateau_larger_than_a_page_is_read_whole():
     store = Store(seed=5, products=700, customers=700, orders=700, plateau=300)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
