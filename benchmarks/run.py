@@ -6,8 +6,8 @@ The sandbox store runs in this process (threads). For every scenario the tap (`p
 only, `quota_reserve: 0`, other settings default) and the baseline (`bare_loop.py`: page-number
 paging, one request after another, same endpoint and parameters as the tap) each run as a
 subprocess; their stdout is read and only its RECORD lines counted. Measured per run: wall time
-from start to exit (interpreter start-up included), the span between the first and the last
-request the sandbox saw, requests and 429s as the sandbox logged them, and peak RSS from
+from start to exit (interpreter start-up included), CPU time, the span between the first and
+the last response the sandbox sent, requests and 429s as the sandbox logged them, and peak RSS from
 `os.wait4` (`ru_maxrss`, read by the small launcher `measured.py`). Ratios compare the tap
 with the baseline of the same run; nothing is asserted: timings are for reading, not for
 failing a build.
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     print(*table, sep="\n")
     print()
     print("wall s: process start to exit; CPU s: its user + system time (all threads);")
-    print("span s: first to last request seen by the sandbox;")
+    print("span s: first to last response sent by the sandbox;")
     print("rec/s: records / wall s; peak MB: the process's maximum RSS (ru_maxrss).")
     print(*notes, sep="\n")
     if tap_fingerprint() != fingerprint:

@@ -508,7 +508,7 @@ class _Arrivals:
         self._ties: dict[int, tuple[dt.datetime, list[Page]]] = {}
 
     def fetch(self, number: int) -> Page:
-        """Page `number` of the window; first, if it completes a tie, that second's page."""
+        """Page `number` of the window (once any second it shares with a neighbour is read)."""
         page = self.keyset.fetch({**self.base, "page": number})
         records = page.records
         ends = None
