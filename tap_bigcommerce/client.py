@@ -307,6 +307,8 @@ class BigCommerceClient:
         self.pacer.acquire()
         headers = None
         try:
+            if self._cancelled.is_set():  # it may have waited for a slot meanwhile
+                raise BigCommerceError(f"{resource}: stopped, another request failed")
             self.stats.requests += 1
             # Never follow a redirect: `requests` would send X-Auth-Token to the new host.
             # The body is read in one call rather than requests' 10 kB chunks (pages of

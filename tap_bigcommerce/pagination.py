@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import itertools
 import threading
 import typing as t
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from tap_bigcommerce.errors import BadResponseError
@@ -27,7 +27,8 @@ Record = dict[str, t.Any]
 Params = dict[str, t.Any]
 
 ONE_SECOND = dt.timedelta(seconds=1)
-#: Pages of a second spanning two pages fetched ahead of the reader (memory: one page each).
+#: Pages of a second spanning two pages fetched ahead of the reader. They hold records of
+#: pages already queued, so memory stays within about twice what the queued pages hold.
 TIE_PAGES_AHEAD = 4
 
 
@@ -393,20 +394,32 @@ class SnapshotReader:
     `total`: pages that report the same total as the first were all cut from the very same
     set, so by page number they partition it exactly, except within one second, whose order
     the API does not promise: a second that spans two pages is read whole by `KeysetReader`
-    (by id). When a page reports another total (records left), the reader starts a new
-    pass from the last record it yielded (keyset: inclusive, skipping ids already yielded
-    at that second); a pass that cannot get past its first second has it walked by id.
+    (by id), once. When a page reports another total (records left), the reader starts a
+    new pass from the last record it yielded (keyset: inclusive, skipping ids already
+    yielded at that second); a pass that cannot get past its first second has it walked by
+    id.
 
-    `side_by_side` fetches the pages (all of them may be in flight at once) and yields them
-    in order. Whichever of two neighbouring pages arrives second sees whether they share a
-    second and, if so, asks for that second by id at once, so the reader rarely waits.
+    `side_by_side` fetches the pages, several at once, and yields them in order. Whichever
+    of two neighbouring pages arrives second sees whether they share a second and, if so,
+    asks for that second by id at once, so the reader rarely waits for it.
     """
 
-    def __init__(self, flavour: Flavour, keyset: KeysetReader, side_by_side: SideBySide) -> None:
-        """Read `flavour`'s endpoint; `keyset` walks seconds holding more than a page."""
+    def __init__(
+        self,
+        flavour: Flavour,
+        keyset: KeysetReader,
+        side_by_side: SideBySide,
+        first_round: int = 1,
+    ) -> None:
+        """Read `flavour`'s endpoint; `keyset` walks seconds holding more than a page.
+
+        `first_round`: how many pages an estimate may send out together with page 1 (the
+        requests in flight); if the estimate is high, at most that many less one are wasted.
+        """
         self.flavour = flavour
         self.keyset = keyset
         self.side_by_side = side_by_side
+        self.first_round = first_round
         self.limit = keyset.limit
         #: Passes started again (for tests and logs).
         self.restarts = 0
@@ -428,13 +441,18 @@ class SnapshotReader:
             if not outcome:
                 return  # the window is complete
             last, at_last = outcome
+            self.restarts += 1
+            if last is None:
+                # Not one record yet, and the store keeps changing under page 1: read the
+                # window by keyset instead, which needs no stable set.
+                yield from self.keyset.read(lower, upper, seen)
+                return
             if last == lower:
                 # No progress past the first second: walk that second by id, step past it.
                 yield from self.keyset.read_second(last, at_last)
                 lower, seen = last + ONE_SECOND, set()
             else:
                 lower, seen = last, at_last
-            self.restarts += 1
 
     def _pass(
         self,
@@ -445,23 +463,21 @@ class SnapshotReader:
         expected: int | None = None,
     ) -> t.Iterator[Record]:
         """One pass; on return `outcome` is empty when done, else [last second, its ids]."""
-        pages_in = _Arrivals(self.flavour.window_params(lower, upper, self.limit), self.keyset)
-        # Page 1 says how many pages there are; an estimate lets those go out with it. Pages
-        # past the real end (the estimate was high) are left unread; any it missed follow.
-        planned = 1 if expected is None else self._pages(expected)
-        head = self.side_by_side(pages_in.fetch, range(1, planned + 1))
-        first = next(head, None)
-        if first is None or first.total is None:
-            head.close()
-            raise BadResponseError(f"{self.flavour.resource}: the API sent no total")
-        total = first.total
-        pages = self._pages(total)
+        arrivals = _Arrivals(self.flavour.window_params(lower, upper, self.limit), self.keyset)
+        planned = 1 if expected is None else min(self._pages(expected), self.first_round)
+        stream = self.side_by_side(arrivals.fetch, arrivals.numbers(planned, self._pages))
+        total = pages = 0
         last: dt.datetime | None = lower
         at_last = set(seen)
-        rest = self.side_by_side(pages_in.fetch, range(planned + 1, pages + 1))
-        stream = itertools.chain([first], itertools.islice(head, pages - 1), rest)
+        whole: dt.datetime | None = None  # the second last read whole by id
         try:
             for number, page in enumerate(stream, start=1):
+                if number == 1:
+                    if page.total is None:
+                        raise BadResponseError(f"{self.flavour.resource}: the API sent no total")
+                    total, pages = page.total, self._pages(page.total)
+                if number > pages:
+                    break  # asked for on an estimate that was too high: past the end
                 stamped = [(self.keyset.modified_at(r), r) for r in page.records]
                 self.keyset.check_window(stamped, lower, upper)
                 expected_count = min(self.limit, total - (number - 1) * self.limit)
@@ -471,12 +487,15 @@ class SnapshotReader:
                 tie = None
                 if number > 1 and stamped and stamped[0][0] == last:
                     # One second spans two pages, and the API does not promise the order
-                    # of records within a second: read that second whole, by id.
+                    # of records within a second: read that second whole, by id (once,
+                    # however many pages it spans).
                     tie = last
-                    fetched = pages_in.tie_pages(number, tie)
-                    for record in self.keyset.read_second(tie, at_last, fetched):
-                        yield record
-                        at_last.add(record["id"])
+                    if tie != whole:
+                        fetched = arrivals.tie_pages(tie)
+                        for record in self.keyset.read_second(tie, at_last, fetched):
+                            yield record
+                            at_last.add(record["id"])
+                        whole = tie
                 for moment, record in stamped:
                     if moment == tie or (moment == lower and record["id"] in seen):
                         continue
@@ -485,8 +504,8 @@ class SnapshotReader:
                         last, at_last = moment, set()
                     at_last.add(record["id"])
         finally:
-            head.close()
-            rest.close()
+            arrivals.abandon()
+            stream.close()
 
     def _pages(self, records: int) -> int:
         return max(1, -(-records // self.limit))
@@ -495,43 +514,81 @@ class SnapshotReader:
 class _Arrivals:
     """The pages of one pass as they arrive, in any order, from several threads.
 
-    For each page it keeps only its first and last second. When a page and its neighbour
-    are both in and share a second, the thread that brought the second of them fetches the
-    first pages of that second by id (`KeysetReader.read_second` needs them next).
+    It says which page numbers to ask for: the planned first round, then, once page 1 has
+    told the total, the rest. For each page it keeps only its first and last second and its
+    total. When two neighbouring pages are both in, report the same total and share a
+    second, the thread that brought the second of them fetches that second by id (the
+    first `TIE_PAGES_AHEAD` pages of it, once per second) for the reader, which needs it
+    next.
     """
 
     def __init__(self, base: Params, keyset: KeysetReader) -> None:
         self.base = base
         self.keyset = keyset
         self._lock = threading.Lock()
-        self._ends: dict[int, tuple[dt.datetime, dt.datetime] | None] = {}
-        self._ties: dict[int, tuple[dt.datetime, list[Page]]] = {}
+        self._ends: dict[int, tuple[dt.datetime, dt.datetime, int | None] | None] = {}
+        self._ties: dict[dt.datetime, Future[list[Page]]] = {}
+        self._asked: set[dt.datetime] = set()  # seconds fetched ahead, ever, in this pass
+        self._first_in = threading.Event()
+        self._total: int | None = None
+        self._abandoned = False
+
+    def numbers(self, planned: int, pages_for: t.Callable[[int], int]) -> t.Iterator[int]:
+        """Page numbers: 1 to `planned`, then (after page 1 is in) the rest of the window."""
+        yield from range(1, planned + 1)
+        # Read by the thread that waits for page 1's result anyway: waiting costs nothing.
+        self._first_in.wait()
+        if self._total is not None:
+            yield from range(planned + 1, pages_for(self._total) + 1)
 
     def fetch(self, number: int) -> Page:
-        """Page `number` of the window (once any second it shares with a neighbour is read)."""
-        page = self.keyset.fetch({**self.base, "page": number})
+        """Page `number` of the window (and any second it is the second to see shared)."""
+        try:
+            page = self.keyset.fetch({**self.base, "page": number})
+            if number == 1:
+                self._total = page.total
+        finally:
+            if number == 1:
+                self._first_in.set()  # also on failure: the page's error is raised in order
         records = page.records
         ends = None
         if records:
-            ends = (self.keyset.modified_at(records[0]), self.keyset.modified_at(records[-1]))
+            first, last = self.keyset.modified_at(records[0]), self.keyset.modified_at(records[-1])
+            ends = (first, last, page.total)
+        shared: list[tuple[dt.datetime, Future[list[Page]]]] = []
         with self._lock:
             self._ends[number] = ends
-            spans = []
             for before, after in ((number - 1, number), (number, number + 1)):
                 left, right = self._ends.get(before), self._ends.get(after)
-                if left and right and left[1] == right[0]:
-                    spans.append((after, left[1]))
-        for after, second in spans:
-            fetched = self.keyset.fetch_second(second, TIE_PAGES_AHEAD)
-            with self._lock:
-                self._ties[after] = (second, fetched)
+                if not (left and right and left[1] == right[0] and left[2] == right[2]):
+                    continue
+                if self._abandoned or left[1] in self._asked:
+                    continue
+                self._asked.add(left[1])
+                self._ties[left[1]] = Future()
+                shared.append((left[1], self._ties[left[1]]))
+        for second, promise in shared:
+            try:
+                if self._abandoned:
+                    promise.set_result([])
+                else:
+                    promise.set_result(self.keyset.fetch_second(second, TIE_PAGES_AHEAD))
+            except BaseException as exc:
+                promise.set_exception(exc)
+                raise
         return page
 
-    def tie_pages(self, number: int, second: dt.datetime) -> list[Page]:
-        """The pages by id of `second` fetched for the start of page `number`, if any."""
+    def tie_pages(self, second: dt.datetime) -> list[Page]:
+        """The pages by id of `second` fetched ahead (waiting for them if under way), if any."""
         with self._lock:
-            found = self._ties.pop(number, None)
-        return found[1] if found is not None and found[0] == second else []
+            promise = self._ties.pop(second, None)
+        return promise.result() if promise is not None else []
+
+    def abandon(self) -> None:
+        """The pass is over: fetch no more seconds for it."""
+        with self._lock:
+            self._abandoned = True
+            self._ties.clear()
 
 
 def split_window(

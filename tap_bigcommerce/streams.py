@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import itertools
 import json
 import math
 import time
 import typing as t
-from collections import defaultdict, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
+from tap_bigcommerce.overlap import side_by_side
 from tap_bigcommerce.pagination import (
     ONE_SECOND,
     CustomersFlavour,
@@ -64,7 +64,6 @@ SPLIT_MIN_PAGES = 4
 Window = tuple[dt.datetime | None, dt.datetime]
 _In = t.TypeVar("_In")
 _Out = t.TypeVar("_Out")
-_DONE = object()
 
 
 def schema_dir() -> Path:
@@ -189,7 +188,8 @@ class BigCommerceStream(LeanRecordsMixin):
         flavour = flavour or self.flavour
         document = self.client.get(flavour.version, flavour.path, params, resource=self.name)
         page = flavour.unpack(document, int(params.get("limit", self.page_size)))
-        if self._expected is None and page.total is not None:
+        # The widest count seen is the window's (others count a part, a second or the rest).
+        if page.total is not None and page.total > (self._expected or 0):
             self._expected = page.total
         return page
 
@@ -235,21 +235,23 @@ class BigCommerceStream(LeanRecordsMixin):
 
     @property
     def requests_in_flight(self) -> int:
-        """How many requests this stream may have under way at once.
+        """How many requests may be under way at once, across all threads.
 
-        The setting, or fewer once the store's quota is known and leaves less room (the
-        pacer enforces the same number for every thread).
+        The setting, or fewer once the store's quota is known and leaves less room; the
+        pacer holds every request to the same number.
         """
         return self.client.pacer.slots()
 
     def _read_side_by_side(
         self, reader: KeysetReader, lower: dt.datetime | None
     ) -> t.Iterator[dict]:
-        """Read a large window in parts, up to `requests_in_flight` at once.
+        """Read a window with up to `requests_in_flight` requests under way at once.
 
-        Each part is read by keyset like a whole window, and parts are yielded in order,
-        so records still come oldest first and the bookmark stays true. A small window is
-        read as one, reusing the first page, so it costs no extra request.
+        v3 (products, customers): pages by number over the seconds before the run, proven
+        by their totals (`SnapshotReader`), then the current second by keyset. v2 (orders):
+        the window is cut into parts, each read by keyset like a whole window, and parts are
+        yielded in order. Either way records come oldest first and the bookmark stays true.
+        A small v2 window is read as one, reusing the first page, at no extra request.
         """
         expected = None
         if self.flavour.version == "v3" and self.client.server_now() is None:
@@ -260,21 +262,27 @@ class BigCommerceStream(LeanRecordsMixin):
         if roomy and self.flavour.version == "v3":
             # v3 says in every page how many records the window holds: read pages by number,
             # side by side, and let the totals prove nothing moved (`SnapshotReader`).
-            snapshot = SnapshotReader(self.flavour, reader, self.pages_side_by_side)
+            snapshot = SnapshotReader(
+                self.flavour, reader, self.pages_side_by_side, self.requests_in_flight
+            )
             now = self.server_second()
             # The current second is read by keyset, like a serial read: a record written in
             # it later is read by the next run, which starts at the bookmark, inclusive. So it
             # may as well be asked for now, alongside the pages, rather than after them.
             current = now if lower is None else max(lower, now)
             ahead = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-current")
-            asked = ahead.submit(
-                self.fetch_page, self.flavour.window_params(current, now, self.page_size)
-            )
+            # (A start_date or bookmark past the store's clock leaves nothing to ask for.)
+            asked = None
+            if current <= now:
+                params = self.flavour.window_params(current, now, self.page_size)
+                asked = ahead.submit(self.fetch_page, params)
             try:
                 # The snapshot needs a window no record can still enter: the seconds before now.
                 yield from snapshot.read(lower, now - ONE_SECOND, expected)
-                replay = _Replay(asked.result(), self.fetch_page)
-                yield from KeysetReader(self.flavour, replay, self.page_size).read(current, now)
+                if asked is not None:
+                    replay = _Replay(asked.result(), self.fetch_page)
+                    keyset = KeysetReader(self.flavour, replay, self.page_size)
+                    yield from keyset.read(current, now)
             finally:
                 ahead.shutdown(wait=False, cancel_futures=True)
             if snapshot.restarts:
@@ -327,28 +335,16 @@ class BigCommerceStream(LeanRecordsMixin):
     ) -> t.Generator[_Out, None, None]:
         """`work(item)` for each item, up to `requests_in_flight` at once, yielded in order.
 
-        At most `ahead` (default: `requests_in_flight`) results are under way or waiting at
-        any time, so memory stays bounded. If one fails, requests still under way stop
-        retrying (the run is ending) and the error is raised.
+        See `overlap.side_by_side`; a failure stops the retries of requests still under way.
         """
-        pool = ThreadPoolExecutor(self.requests_in_flight, thread_name_prefix=self.name)
-        try:
-            pending = iter(items)
-            queued: deque[Future[_Out]] = deque(
-                pool.submit(work, item)
-                for item in itertools.islice(pending, ahead or self.requests_in_flight)
-            )
-            while queued:
-                result = queued.popleft().result()
-                following = next(pending, _DONE)
-                if following is not _DONE:
-                    queued.append(pool.submit(work, t.cast("_In", following)))
-                yield result
-        except Exception:
-            self.client.cancel()
-            raise
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        return side_by_side(
+            work,
+            items,
+            workers=self.requests_in_flight,
+            ahead=ahead,
+            on_failure=self.client.cancel,
+            name=self.name,
+        )
 
     def _plan(self, lower: dt.datetime | None, upper: dt.datetime, first: Page) -> list[Window]:
         """Where to cut [lower, upper]: at every n-th record, found by tiny probe requests."""

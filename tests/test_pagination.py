@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import random
+import threading
+import time
 
 import pytest
 
 from tap_bigcommerce.errors import BadResponseError
+from tap_bigcommerce.overlap import side_by_side
 from tap_bigcommerce.pagination import (
     KeysetReader,
     OrdersFlavour,
@@ -31,15 +33,31 @@ class MemoryProducts:
         self.rows = {i + 1: BASE + dt.timedelta(seconds=s) for i, s in enumerate(stamps)}
         self.version = {i: 0 for i in self.rows}
         self.requests = 0
+        self.asked: list[dict] = []
         self.on_request = lambda: None
         self.tie_order = lambda record_id: record_id
+        #: Answers to page 1 that leave out a record but count it (a store mid-change).
+        self.short_first_pages = 0
+        #: Up to this many seconds of delay after each answer, so that threads finish out
+        #: of order.
+        self.jitter = 0.0
+        self.lock = threading.Lock()
+        self.rng = random.Random(0)
 
     def touch(self, record_id: int, at: dt.datetime) -> None:
         self.rows[record_id] = at
         self.version[record_id] += 1
 
     def fetch(self, params: dict) -> Page:
+        with self.lock:
+            page = self._answer(params)
+            delay = self.rng.random() * self.jitter
+        time.sleep(delay)
+        return page
+
+    def _answer(self, params: dict) -> Page:
         self.requests += 1
+        self.asked.append(params)
         assert self.requests < 10_000, "reader loops"
         self.on_request()
         lo = params.get("date_modified:min")
@@ -60,6 +78,9 @@ class MemoryProducts:
         offset = (int(params.get("page", 1)) - 1) * limit
         chosen = rows[offset : offset + limit]
         data = [{"id": i, "date_modified": iso(dm), "v": self.version[i]} for dm, i in chosen]
+        if self.short_first_pages and "page" in params and int(params["page"]) == 1 and data:
+            self.short_first_pages -= 1
+            data.pop()
         return ProductsFlavour().unpack(
             {"data": data, "meta": {"pagination": {"total": len(rows), "count": len(data)}}},
             limit,
@@ -155,18 +176,16 @@ def in_order(work, items):
         yield work(item)
 
 
-def backwards(work, items, ahead=4):
-    """Pages fetched in rounds of `ahead`, each round last page first; yielded in order."""
-    items = iter(items)
-    while chunk := list(itertools.islice(items, ahead)):
-        done = {item: work(item) for item in reversed(chunk)}
-        for item in chunk:
-            yield done[item]
+def threaded(work, items):
+    """The tap's own side-by-side fetching: four threads, six pages ahead."""
+    return side_by_side(work, items, workers=4, ahead=6)
 
 
-def snapshot(store: MemoryProducts, limit: int, side_by_side=in_order) -> SnapshotReader:
+def snapshot(
+    store: MemoryProducts, limit: int, fetch_pages=in_order, first_round: int = 1
+) -> SnapshotReader:
     keyset = KeysetReader(ProductsFlavour(), store.fetch, limit)
-    return SnapshotReader(ProductsFlavour(), keyset, side_by_side)
+    return SnapshotReader(ProductsFlavour(), keyset, fetch_pages, first_round)
 
 
 def test_snapshot_reads_each_record_once_with_one_request_a_page():
@@ -176,38 +195,67 @@ def test_snapshot_reads_each_record_once_with_one_request_a_page():
     assert store.requests == 6  # ceil(40 / 7) pages, nothing else
 
 
-@pytest.mark.parametrize("side_by_side", [in_order, backwards])
-def test_snapshot_reads_a_second_spanning_two_pages_by_id(side_by_side):
+@pytest.mark.parametrize("fetch_pages", [in_order, threaded])
+def test_snapshot_reads_a_second_spanning_two_pages_by_id(fetch_pages):
     store = MemoryProducts([s // 3 for s in range(40)])
     store.tie_order = lambda record_id: -record_id  # ties come in the reverse of id order
-    got = list(snapshot(store, 7, side_by_side).read(None, BASE + dt.timedelta(days=1)))
+    store.jitter = 0.002
+    got = list(snapshot(store, 7, fetch_pages).read(None, BASE + dt.timedelta(days=1)))
     assert sorted(r["id"] for r in got) == list(range(1, 41))
     assert len(got) == 40
     assert store.requests <= 2 * 6  # a page, and at most one request per boundary second
 
 
-@pytest.mark.parametrize("expected", [1, 20, 40, 41, 400])
-def test_snapshot_with_an_estimate_asks_its_pages_at_once_and_reads_only_the_window(expected):
-    store = MemoryProducts(list(range(40)))
-    asked: list[int] = []
+@pytest.mark.parametrize("fetch_pages", [in_order, threaded])
+def test_snapshot_reads_a_second_spanning_many_pages_once(fetch_pages):
+    store = MemoryProducts([0] * 3 + [5] * 60 + [9] * 4)  # 67 records, 10 pages of 7
+    store.jitter = 0.002
+    got = list(snapshot(store, 7, fetch_pages, 4).read(None, BASE + dt.timedelta(days=1), 67))
+    assert sorted(r["id"] for r in got) == list(range(1, 68))
+    by_id = [p for p in store.asked if p["sort"] == "id"]
+    # Ten pages by number, and the 60 records of second 5 by id once (nine pages of 7).
+    assert len(by_id) == 9, f"the second was read by id {len(by_id) / 9:.1f} times"
+    assert store.requests == 10 + 9
 
-    def record_rounds(work, items):
-        items = list(items)
-        asked.append(len(items))
-        return in_order(work, items)
 
-    reader = snapshot(store, 7, record_rounds)
-    got = list(reader.read(None, BASE + dt.timedelta(days=1), expected=expected))
+def test_snapshot_sends_the_estimated_pages_with_page_1():
+    store = MemoryProducts(list(range(40)))  # six pages of 7
+    ready = threading.Barrier(4, timeout=5)
+    honest = store.fetch
+
+    def fetch(params):
+        if int(params.get("page", 0)) <= 4:
+            ready.wait()  # pages 1-4 are all under way before any answer comes
+        return honest(params)
+
+    keyset = KeysetReader(ProductsFlavour(), fetch, 7)
+    reader = SnapshotReader(ProductsFlavour(), keyset, threaded, first_round=4)
+    got = list(reader.read(None, BASE + dt.timedelta(days=1), expected=40))
     assert [r["id"] for r in got] == list(range(1, 41))
-    # Page 1 goes out with the pages the estimate predicts; the rest follow once it is in.
-    planned = -(-expected // 7)
-    assert asked == [planned, max(6 - planned, 0)]
-    assert store.requests == 6, "pages past the window's end are never used"
+    assert sorted(int(p["page"]) for p in store.asked) == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.parametrize("side_by_side", [in_order, backwards])
+@pytest.mark.parametrize(("expected", "asked"), [(None, 2), (1, 2), (14, 2), (400, 4)])
+def test_snapshot_estimate_wastes_at_most_a_first_round(expected, asked):
+    store = MemoryProducts(list(range(10)))  # two pages of 7
+    reader = snapshot(store, 7, threaded, first_round=4)
+    got = list(reader.read(None, BASE + dt.timedelta(days=1), expected=expected))
+    assert [r["id"] for r in got] == list(range(1, 11))
+    time.sleep(0.05)  # pages past the end may still be under way
+    assert sorted(int(p["page"]) for p in store.asked) == list(range(1, asked + 1))
+
+
+@pytest.mark.parametrize("lower", [None, BASE])
+def test_snapshot_whose_page_1_keeps_changing_falls_back_to_keyset(lower):
+    store = MemoryProducts(list(range(30)))
+    store.short_first_pages = 10  # every pass would restart at page 1
+    got = list(snapshot(store, 7, threaded).read(lower, BASE + dt.timedelta(days=1)))
+    assert [r["id"] for r in got] == list(range(1, 31))
+
+
+@pytest.mark.parametrize("fetch_pages", [in_order, threaded])
 @pytest.mark.parametrize("seed", range(25))
-def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, side_by_side):
+def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, fetch_pages):
     rng = random.Random(seed)
     stamps = sorted(rng.choice([0, 1, 2, 3, 50, 50, 50, 50, 51, 52]) for _ in range(90))
     store = MemoryProducts(stamps)
@@ -224,7 +272,9 @@ def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, sid
 
     store.on_request = mutate
     upper = BASE + dt.timedelta(seconds=99)  # in the past: changes land beyond it
-    first = list(snapshot(store, 7, side_by_side).read(None, upper, expected=len(store.rows)))
+    store.jitter = 0.001
+    reader = snapshot(store, 7, fetch_pages, first_round=4)
+    first = list(reader.read(None, upper, expected=len(store.rows)))
     store.on_request = lambda: None
     moments = [r["date_modified"] for r in first]
     assert moments == sorted(moments)

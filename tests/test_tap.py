@@ -138,6 +138,16 @@ def test_requests_in_flight_follow_the_stores_quota(quota, expected_peak):
     assert (peak, limited) == (expected_peak, 0)
 
 
+def test_start_date_past_the_stores_clock_reads_nothing_and_asks_no_empty_window(sandbox):
+    run = run_tap(sandbox_config(sandbox.api_url, start_date="2100-01-01T00:00:00Z"))
+    assert run.returncode == 0, run.stderr
+    assert not [m for m in run.messages if m["type"] == "RECORD"]
+    for request in sandbox.requests:
+        low = request.query.get("date_modified:min") or request.query.get("min_date_modified")
+        high = request.query.get("date_modified:max") or request.query.get("max_date_modified")
+        assert not (low and high and low > high), f"asked for an empty window: {request.query}"
+
+
 def test_plateau_larger_than_a_page_is_read_whole():
     store = Store(seed=5, products=700, customers=700, orders=700, plateau=300)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
