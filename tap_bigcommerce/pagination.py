@@ -17,7 +17,8 @@ import base64
 import datetime as dt
 import threading
 import typing as t
-from concurrent.futures import Future
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tap_bigcommerce.errors import BadResponseError
@@ -470,8 +471,19 @@ class SnapshotReader:
         last: dt.datetime | None = lower
         at_last = set(seen)
         whole: dt.datetime | None = None  # the second last read whole by id
+        # Pages taken early from `stream` while waiting for a second read by id (so that
+        # requests keep going meanwhile); they come next, in order.
+        early: deque[Page] = deque()
+
+        def in_turn() -> t.Iterator[Page]:
+            while True:
+                following = early.popleft() if early else next(stream, None)
+                if following is None:
+                    return
+                yield following
+
         try:
-            for number, page in enumerate(stream, start=1):
+            for number, page in enumerate(in_turn(), start=1):
                 if number == 1:
                     if page.total is None:
                         raise BadResponseError(f"{self.flavour.resource}: the API sent no total")
@@ -491,7 +503,13 @@ class SnapshotReader:
                     # however many pages it spans).
                     tie = last
                     if tie != whole:
-                        fetched = arrivals.tie_pages(tie)
+                        promise = arrivals.tie_promise(tie)
+                        while promise and not promise.done() and len(early) < self.first_round:
+                            following = next(stream, None)
+                            if following is None:
+                                break
+                            early.append(following)
+                        fetched = promise.result() if promise else []
                         for record in self.keyset.read_second(tie, at_last, fetched):
                             yield record
                             at_last.add(record["id"])
@@ -517,9 +535,9 @@ class _Arrivals:
     It says which page numbers to ask for: the planned first round, then, once page 1 has
     told the total, the rest. For each page it keeps only its first and last second and its
     total. When two neighbouring pages are both in, report the same total and share a
-    second, the thread that brought the second of them fetches that second by id (the
-    first `TIE_PAGES_AHEAD` pages of it, once per second) for the reader, which needs it
-    next.
+    second, the thread that brought the second of them has that second fetched by id (the
+    first `TIE_PAGES_AHEAD` pages of it, once per second, on a thread of its own) for the
+    reader, which needs it next.
     """
 
     def __init__(self, base: Params, keyset: KeysetReader) -> None:
@@ -532,6 +550,7 @@ class _Arrivals:
         self._first_in = threading.Event()
         self._total: int | None = None
         self._abandoned = False
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="second-by-id")
 
     def numbers(self, planned: int, pages_for: t.Callable[[int], int]) -> t.Iterator[int]:
         """Page numbers: 1 to `planned`, then (after page 1 is in) the rest of the window."""
@@ -555,7 +574,6 @@ class _Arrivals:
         if records:
             first, last = self.keyset.modified_at(records[0]), self.keyset.modified_at(records[-1])
             ends = (first, last, page.total)
-        shared: list[tuple[dt.datetime, Future[list[Page]]]] = []
         with self._lock:
             self._ends[number] = ends
             for before, after in ((number - 1, number), (number, number + 1)):
@@ -565,30 +583,24 @@ class _Arrivals:
                 if self._abandoned or left[1] in self._asked:
                     continue
                 self._asked.add(left[1])
-                self._ties[left[1]] = Future()
-                shared.append((left[1], self._ties[left[1]]))
-        for second, promise in shared:
-            try:
-                if self._abandoned:
-                    promise.set_result([])
-                else:
-                    promise.set_result(self.keyset.fetch_second(second, TIE_PAGES_AHEAD))
-            except BaseException as exc:
-                promise.set_exception(exc)
-                raise
+                # On its own thread, so this page is handed over at once.
+                second = left[1]
+                self._ties[second] = self._pool.submit(
+                    self.keyset.fetch_second, second, TIE_PAGES_AHEAD
+                )
         return page
 
-    def tie_pages(self, second: dt.datetime) -> list[Page]:
-        """The pages by id of `second` fetched ahead (waiting for them if under way), if any."""
+    def tie_promise(self, second: dt.datetime) -> Future[list[Page]] | None:
+        """The pages by id of `second` being fetched ahead, if they are."""
         with self._lock:
-            promise = self._ties.pop(second, None)
-        return promise.result() if promise is not None else []
+            return self._ties.pop(second, None)
 
     def abandon(self) -> None:
         """The pass is over: fetch no more seconds for it."""
         with self._lock:
             self._abandoned = True
             self._ties.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def split_window(

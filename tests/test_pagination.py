@@ -218,6 +218,29 @@ def test_snapshot_reads_a_second_spanning_many_pages_once(fetch_pages):
     assert store.requests == 10 + 9
 
 
+def test_pages_keep_coming_while_a_second_is_read_by_id():
+    store = MemoryProducts([0] * 10 + list(range(1, 51)))  # 9 pages of 7; second 0 spans two
+    events: list[tuple[str, int]] = []
+    honest = store.fetch
+
+    def fetch(params):
+        if params["sort"] == "id":
+            time.sleep(0.2)  # a slow answer for the second read by id
+            events.append(("second read", 0))
+        else:
+            events.append(("page", int(params["page"])))
+        return honest(params)
+
+    keyset = KeysetReader(ProductsFlavour(), fetch, 7)
+    reader = SnapshotReader(ProductsFlavour(), keyset, threaded, first_round=4)
+    got = list(reader.read(None, BASE + dt.timedelta(days=1)))
+    assert sorted(r["id"] for r in got) == list(range(1, 61))
+    before = [number for kind, number in events[: events.index(("second read", 0))]]
+    # Six pages ahead allow up to page 8 while the reader waits at page 2; it takes pages
+    # early meanwhile, so the last one is asked for too.
+    assert max(before) == 9, before
+
+
 def test_snapshot_sends_the_estimated_pages_with_page_1():
     store = MemoryProducts(list(range(40)))  # six pages of 7
     ready = threading.Barrier(4, timeout=5)
