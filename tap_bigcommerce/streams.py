@@ -260,37 +260,7 @@ class BigCommerceStream(LeanRecordsMixin):
             expected = self.fetch_page(self.flavour.probe_params(lower, None, 0)).total
         roomy = self.requests_in_flight > 1
         if roomy and self.flavour.version == "v3":
-            # v3 says in every page how many records the window holds: read pages by number,
-            # side by side, and let the totals prove nothing moved (`SnapshotReader`).
-            snapshot = SnapshotReader(
-                self.flavour, reader, self.pages_side_by_side, self.requests_in_flight
-            )
-            now = self.server_second()
-            # The current second is read by keyset, like a serial read: a record written in
-            # it later is read by the next run, which starts at the bookmark, inclusive. So it
-            # may as well be asked for now, alongside the pages, rather than after them.
-            current = now if lower is None else max(lower, now)
-            ahead = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-current")
-            # (A start_date or bookmark past the store's clock leaves nothing to ask for.)
-            asked = None
-            if current <= now:
-                params = self.flavour.window_params(current, now, self.page_size)
-                asked = ahead.submit(self.fetch_page, params)
-            try:
-                # The snapshot needs a window no record can still enter: the seconds before now.
-                yield from snapshot.read(lower, now - ONE_SECOND, expected)
-                if asked is not None:
-                    replay = _Replay(asked.result(), self.fetch_page)
-                    keyset = KeysetReader(self.flavour, replay, self.page_size)
-                    yield from keyset.read(current, now)
-            finally:
-                ahead.shutdown(wait=False, cancel_futures=True)
-            if snapshot.restarts:
-                self.logger.info(
-                    "%s: the store changed while read; %d passes restarted",
-                    self.name,
-                    snapshot.restarts,
-                )
+            yield from self._read_snapshot(reader, lower, expected)
             return
         first = self.fetch_page(self.flavour.window_params(lower, None, self.page_size))
         upper = self.server_second()
@@ -319,6 +289,45 @@ class BigCommerceStream(LeanRecordsMixin):
                 last = reader.modified_at(records[-1])
                 seen = {r["id"] for r in records if reader.modified_at(r) == last}
                 yield from reader.read(last, window[1], seen)
+
+    def _read_snapshot(
+        self, reader: KeysetReader, lower: dt.datetime | None, expected: int | None
+    ) -> t.Iterator[dict]:
+        """A v3 window: pages by number, side by side, then the current second by keyset.
+
+        v3 says in every page how many records the window holds, so the totals prove that
+        nothing moved (`SnapshotReader`). `expected`: about how many records there are, if a
+        response said so.
+        """
+        snapshot = SnapshotReader(
+            self.flavour, reader, self.pages_side_by_side, self.requests_in_flight
+        )
+        now = self.server_second()
+        # The current second is read by keyset, like a serial read: a record written in
+        # it later is read by the next run, which starts at the bookmark, inclusive. So it
+        # may as well be asked for now, alongside the pages, rather than after them.
+        current = now if lower is None else max(lower, now)
+        ahead = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-current")
+        # (A start_date or bookmark past the store's clock leaves nothing to ask for.)
+        asked = None
+        if current <= now:
+            params = self.flavour.window_params(current, now, self.page_size)
+            asked = ahead.submit(self.fetch_page, params)
+        try:
+            # The snapshot needs a window no record can still enter: the seconds before now.
+            yield from snapshot.read(lower, now - ONE_SECOND, expected)
+            if asked is not None:
+                replay = _Replay(asked.result(), self.fetch_page)
+                keyset = KeysetReader(self.flavour, replay, self.page_size)
+                yield from keyset.read(current, now)
+        finally:
+            ahead.shutdown(wait=False, cancel_futures=True)
+        if snapshot.restarts:
+            self.logger.info(
+                "%s: the store changed while read; %d passes restarted",
+                self.name,
+                snapshot.restarts,
+            )
 
     def pages_side_by_side(
         self, fetch: t.Callable[[int], Page], numbers: t.Iterable[int]
