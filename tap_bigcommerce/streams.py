@@ -51,14 +51,16 @@ PROGRESS_EVERY_PAGES = 20
 #: Child rows are handed to their streams in batches of about this many (and at the end),
 #: always before the parent record that completes the batch, so STATE never runs ahead.
 CHILD_BATCH_ROWS = 1000
-#: Reading side by side, each part of the window spans this many pages at most; parts are
-#: kept in memory until their turn, so this bounds memory (with `max_requests_in_flight`).
+#: Reading v2 side by side, each part of the window spans this many pages at most. A part
+#: that turns out larger (a bulk import sharing one second) is handed over at that size and
+#: its rest streamed, so memory never holds a whole plateau.
 MAX_PAGES_PER_PART = 2
-#: A part holding more than this many pages' worth (a bulk import sharing one second) is
-#: handed over unfinished and its rest streamed, so memory never holds a whole plateau.
-PART_RECORD_CAP_PAGES = 4
-#: v2 windows are cut into parts only when they hold at least this many pages per request
-#: in flight; a smaller one is read faster by one reader than planned and read in parts.
+#: Parts wait in memory for their turn, and an order with its line items takes about 28 kB
+#: once decoded: parts are read side by side only so many at once that they hold no more
+#: than about this many records (with the page being written, about 60 MB of orders).
+V2_HELD_RECORDS = 1500
+#: v2 windows are cut into parts only when they hold at least this many pages per part
+#: read at once; a smaller one is read faster by one reader than planned and read in parts.
 SPLIT_MIN_PAGES = 4
 
 Window = tuple[dt.datetime | None, dt.datetime]
@@ -271,7 +273,7 @@ class BigCommerceStream(LeanRecordsMixin):
             replay = _Replay(first, self.fetch_page)
             yield from KeysetReader(self.flavour, replay, self.page_size).read(lower, lambda: upper)
             return
-        cap = PART_RECORD_CAP_PAGES * self.page_size
+        cap = (MAX_PAGES_PER_PART + 1) * self.page_size  # parts vary around their size
 
         def read_part(window: Window) -> tuple[list[dict], Window, bool]:
             records = []
@@ -281,7 +283,8 @@ class BigCommerceStream(LeanRecordsMixin):
                     return records, window, False  # a bulk import: the rest is streamed
             return records, window, True
 
-        for records, window, whole in self.side_by_side(read_part, windows):
+        parts = self.side_by_side(read_part, windows, workers=self.parts_at_once)
+        for records, window, whole in parts:
             yield from records
             if not whole:
                 # Read the rest of this part here, one page at a time, from where the worker
@@ -339,17 +342,28 @@ class BigCommerceStream(LeanRecordsMixin):
         """
         return self.side_by_side(fetch, numbers, ahead=self.requests_in_flight * 3 // 2)
 
-    def side_by_side(
-        self, work: t.Callable[[_In], _Out], items: t.Iterable[_In], ahead: int | None = None
-    ) -> t.Generator[_Out, None, None]:
-        """`work(item)` for each item, up to `requests_in_flight` at once, yielded in order.
+    @property
+    def parts_at_once(self) -> int:
+        """v2 parts read side by side: as many as requests in flight, within `V2_HELD_RECORDS`."""
+        per_part = MAX_PAGES_PER_PART * self.page_size
+        return max(1, min(self.requests_in_flight, V2_HELD_RECORDS // per_part))
 
-        See `overlap.side_by_side`; a failure stops the retries of requests still under way.
+    def side_by_side(
+        self,
+        work: t.Callable[[_In], _Out],
+        items: t.Iterable[_In],
+        ahead: int | None = None,
+        workers: int | None = None,
+    ) -> t.Generator[_Out, None, None]:
+        """`work(item)` for each item, `workers` (default: `requests_in_flight`) at once.
+
+        Results come in order; see `overlap.side_by_side`. A failure stops the retries of
+        requests still under way.
         """
         return side_by_side(
             work,
             items,
-            workers=self.requests_in_flight,
+            workers=workers or self.requests_in_flight,
             ahead=ahead,
             on_failure=self.client.cancel,
             name=self.name,
@@ -358,27 +372,17 @@ class BigCommerceStream(LeanRecordsMixin):
     def _plan(self, lower: dt.datetime | None, upper: dt.datetime, first: Page) -> list[Window]:
         """Where to cut [lower, upper]: at every n-th record, found by tiny probe requests."""
         whole = [(lower, upper)]
-        if self.estimated_pages(lower, upper, first) < SPLIT_MIN_PAGES * self.requests_in_flight:
-            return whole
-        total = self.window_total(lower, upper, first)
-        if total is None:
-            return whole
+        total = self.window_total(lower, upper, first) or 0
         pages = math.ceil(total / self.page_size)
-        per_part = min(MAX_PAGES_PER_PART, math.ceil(pages / (4 * self.requests_in_flight)))
-        step = max(per_part, 1) * self.page_size
+        if pages < SPLIT_MIN_PAGES * self.parts_at_once:
+            return whole
+        per_part = min(MAX_PAGES_PER_PART, math.ceil(pages / (4 * self.parts_at_once)))
+        # A little under whole pages: a part's last page then comes back short, which says it
+        # is the last, instead of a full one that needs another request to find the end.
+        step = max(per_part * self.page_size - self.page_size // 10, 1)
         with ThreadPoolExecutor(self.requests_in_flight) as pool:
             cuts = pool.map(lambda rank: self._probe(lower, upper, rank), range(step, total, step))
             return split_window(lower, upper, [c for c in cuts if c is not None])
-
-    def estimated_pages(self, lower: dt.datetime | None, upper: dt.datetime, first: Page) -> float:
-        """Pages the window holds: the API's total, or a guess from the first page's span."""
-        if first.total is not None:
-            return first.total / self.page_size
-        oldest = modified_at(first.records[0], self.name)
-        newest = modified_at(first.records[-1], self.name)
-        if newest <= oldest:
-            return math.inf
-        return ((upper - (lower or oldest)) / (newest - oldest)) or 1.0
 
     def _probe(
         self, lower: dt.datetime | None, upper: dt.datetime, rank: int

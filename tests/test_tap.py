@@ -11,7 +11,7 @@ import pytest
 
 from tap_bigcommerce.sandbox import Sandbox, Store
 from tap_bigcommerce.transform import to_iso
-from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config
+from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config, select_only
 
 PARENTS = ("products", "customers", "orders")
 ISO_UTC = "+00:00"
@@ -136,6 +136,41 @@ def test_requests_in_flight_follow_the_stores_quota(quota, expected_peak):
     for stream in PARENTS:
         assert sorted(ids(run.records(stream))) == sorted(store.ids(stream)), stream
     assert (peak, limited) == (expected_peak, 0)
+
+
+def most_at_once(sb: Sandbox, starts: list, wanted) -> int:
+    """The most requests matching `wanted` under way at one moment (start hook, end log)."""
+    key = lambda r: (r.path, tuple(sorted(r.query.items())))  # noqa: E731
+    began = {key(r): r.at for r in starts}
+    events = []
+    for r in sb.requests:
+        if wanted(r):
+            events += [(began[key(r)], 1), (r.at, -1)]
+    level = peak = 0
+    for _, step in sorted(events):
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def test_orders_parts_side_by_side_stay_within_the_memory_budget():
+    # Orders are heavy (line items); parts wait in memory for their turn, so no more are read
+    # at once than hold about 1,500 orders: three parts of two pages, not eight.
+    store = Store(seed=2, products=1, customers=1, orders=5000)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, latency_ms=20) as sb:
+        discovered = run_tap(sandbox_config(sb.api_url), "--discover")
+        starts: list = []
+        sb.hooks.append(starts.append)
+        run = run_tap(
+            sandbox_config(sb.api_url),
+            catalog=select_only(json.loads(discovered.stdout), ["orders"]),
+        )
+        pages = most_at_once(sb, starts, lambda r: r.query.get("limit") == "250")
+        probes = [r for r in sb.requests if r.query.get("limit") == "1"]
+    assert run.returncode == 0, run.stderr
+    assert sorted(ids(run.records("orders"))) == sorted(store.ids("orders"))
+    assert probes, "the window is read in parts"
+    assert pages == 3
 
 
 def test_start_date_past_the_stores_clock_reads_nothing_and_asks_no_empty_window(sandbox):
