@@ -1,9 +1,10 @@
-"""The baseline: a plain `requests` + `json` loop over one v3 list, page after page.
+"""The baseline: a plain `requests` + `json` loop over one list, page after page.
 
 It asks the same endpoint with the same parameters as the tap (passed by `run.py`, which reads
 them from the tap itself), but pages by `page=N` one request after another, and prints one
 Singer RECORD line per record. No schema, no state, no conversion: the floor a tap is
-measured against. On HTTP 429 it sleeps for `X-Retry-After` and asks again.
+measured against. On HTTP 429 it sleeps for `X-Retry-After` and asks again. A v3 list ends
+at its `total_pages`; a v2 list (a bare array) with HTTP 204 or an empty page.
 
     python benchmarks/bare_loop.py --url URL --token TOKEN [--param include=variants ...]
 """
@@ -39,12 +40,16 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(float(response.headers.get("X-Retry-After", "1")))
             continue
         response.raise_for_status()
+        if response.status_code == 204:  # v2: past the end
+            break
         document = json.loads(response.content)
-        for record in document["data"]:
+        records = document if isinstance(document, list) else document["data"]
+        for record in records:
             out.write(json.dumps({"type": "RECORD", "stream": args.stream, "record": record}))
             out.write("\n")
-        pagination = document["meta"]["pagination"]
-        if not document["data"] or page >= pagination["total_pages"]:
+        if not records:
+            break
+        if isinstance(document, dict) and page >= document["meta"]["pagination"]["total_pages"]:
             break
         page += 1
     out.flush()

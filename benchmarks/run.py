@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/run.py [--quick] [--scenario NAME ...]      (also: make bench)
 
-The sandbox store runs in this process (threads). For every scenario the tap (`products`
-only, `quota_reserve: 0`, other settings default) and the baseline (`bare_loop.py`: page-number
-paging, one request after another, same endpoint and parameters as the tap) each run as a
+The sandbox store runs in this process (threads). For every scenario the tap (the scenario's
+one stream, `products` unless it says otherwise, `quota_reserve: 0`, other settings default)
+and the baseline (`bare_loop.py`: page-number paging, one request after another, same endpoint
+and parameters as the tap) each run as a
 subprocess; their stdout is read and only its RECORD lines counted. Measured per run: wall time
 from start to exit (interpreter start-up included), CPU time, the span between the first and
 the last response the sandbox sent, requests and 429s as the sandbox logged them, and peak RSS from
@@ -19,6 +20,7 @@ Scenarios:
   quota       BigCommerce's 150 requests / 30 s, scaled in time to 15 / 3 s (same 5 req/s),
               enough products for several windows: share of the quota used, 429s
   memory      10k vs 100k products at 0 ms: the tap's peak RSS (target: within 20 %, < 150 MB)
+  orders      20k orders (v2, with their line items), 100 ms per request: speed and memory
 
 Each record's JSON is rendered once before the runs (the sandbox caches encoded records), so
 the server answers a page in well under a millisecond and the clients are what is measured.
@@ -50,23 +52,33 @@ TOKEN = "bench-token"  # the sandbox's own key, not a secret
 STORE_HASH = "bench1"
 #: BigCommerce's standard quota, and the factor by which the benchmark shortens its window.
 REAL_QUOTA, REAL_WINDOW_MS = 150, 30_000
-#: What the tap sent for products when this was written (used only if it cannot be asked).
+#: What the tap sent when this was written (used only if it cannot be asked).
 FALLBACK_PARAMS = {
-    "include": "variants,images,custom_fields,primary_image,bulk_pricing_rules,channels",
-    "limit": 250,
-    "sort": "date_modified",
-    "direction": "asc",
+    "products": {
+        "include": "variants,images,custom_fields,primary_image,bulk_pricing_rules,channels",
+        "limit": 250,
+        "sort": "date_modified",
+        "direction": "asc",
+    },
+    "orders": {
+        "include": "consignments.line_items",
+        "consignment_structure": "object",
+        "limit": 250,
+        "sort": "date_modified:asc",
+    },
 }
+ENDPOINTS = {"products": "v3/catalog/products", "orders": "v2/orders"}
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
-    products: int
+    records: int
     latency_ms: float = 0
     quota: int | None = None
     window_ms: int = 30_000
+    stream: str = "products"
 
 
 def scenarios(quick: bool) -> dict[str, list[Scenario]]:
@@ -95,6 +107,10 @@ def scenarios(quick: bool) -> dict[str, list[Scenario]]:
         "memory": [
             Scenario("memory", f"{n:,} products, 0 ms", n),
             Scenario("memory", f"{big:,} products, 0 ms", big),
+        ],
+        # Orders (v2) carry their line items: about 10 kB each, three times a product.
+        "orders": [
+            Scenario("orders", f"{2 * n:,} orders, 100 ms/request", 2 * n, 100, stream="orders")
         ],
     }
 
@@ -195,28 +211,30 @@ class Bench:
     def __init__(self, workdir: Path, settings: dict[str, t.Any] | None = None) -> None:
         self.workdir = workdir
         self.settings = settings or {}
-        self.sandboxes: dict[int, Sandbox] = {}
+        self.sandboxes: dict[tuple[str, int], Sandbox] = {}
         self.memo: dict[tuple[t.Any, ...], tuple[Run, Run]] = {}
-        self.catalog_path: Path | None = None
-        self.params: dict[str, t.Any] | None = None
+        self.catalog_paths: dict[str, Path] = {}
+        self.params: dict[str, dict[str, t.Any]] = {}
 
-    def sandbox(self, products: int) -> Sandbox:
-        if products not in self.sandboxes:
+    def sandbox(self, stream: str, count: int) -> Sandbox:
+        if (stream, count) not in self.sandboxes:
             # cache_bytes=None: every record's JSON stays cached (~4.3 kB a product with the
             # tap's includes; ~430 MB for 100k, in this process, which is not measured).
-            store = Store(seed=1, products=products, customers=1, orders=1, cache_bytes=None)
+            sizes = {"products": 1, "customers": 1, "orders": 1, stream: count}
+            store = Store(seed=1, **sizes, cache_bytes=None)
             sb = Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN).start()
-            self.sandboxes[products] = sb
-            params = self.tap_params(sb)
+            self.sandboxes[(stream, count)] = sb
+            params = self.tap_params(sb, stream)
             started = time.perf_counter()
             includes = [x for x in str(params.get("include", "")).split(",") if x]
-            held = store.warm("products", includes)
+            whole = params.get("consignment_structure") == "object"
+            held = store.warm(stream, includes, object_structure=whole)
             print(
-                f"  (sandbox: {products:,} products rendered in "
+                f"  (sandbox: {count:,} {stream} rendered in "
                 f"{time.perf_counter() - started:.1f} s, {held / 2**20:.0f} MB cached)",
                 file=sys.stderr,
             )
-        return self.sandboxes[products]
+        return self.sandboxes[(stream, count)]
 
     def config(self, sb: Sandbox) -> dict[str, t.Any]:
         return {
@@ -227,24 +245,25 @@ class Bench:
             **self.settings,
         }
 
-    def tap_params(self, sb: Sandbox) -> dict[str, t.Any]:
-        """What the tap sends for products (include, limit, sort), asked of the tap itself."""
-        if self.params is None:
+    def tap_params(self, sb: Sandbox, name: str) -> dict[str, t.Any]:
+        """What the tap sends for a stream (include, limit, sort), asked of the tap itself."""
+        if name not in self.params:
             from tap_bigcommerce.tap import TapBigCommerce
 
             tap = TapBigCommerce(config=self.config(sb), parse_env_config=False)
-            stream = t.cast(t.Any, tap.streams["products"])
+            stream = t.cast(t.Any, tap.streams[name])
             try:
-                self.params = dict(stream.flavour.window_params(None, None, stream.page_size))
+                params = dict(stream.flavour.window_params(None, None, stream.page_size))
             except (AttributeError, TypeError):  # the tap's internals moved: say so, go on
-                self.params = dict(FALLBACK_PARAMS)
-                print("  (could not ask the tap for its parameters; using", FALLBACK_PARAMS,
+                params = dict(FALLBACK_PARAMS[name])
+                print("  (could not ask the tap for its parameters; using", params,
                       ")", file=sys.stderr)  # fmt: skip
-        return self.params
+            self.params[name] = params
+        return self.params[name]
 
-    def catalog(self, sb: Sandbox) -> Path:
-        """`--discover`, then select `products` alone (its child streams stay off)."""
-        if self.catalog_path is None:
+    def catalog(self, sb: Sandbox, name: str) -> Path:
+        """`--discover`, then select the one stream (its child streams stay off)."""
+        if name not in self.catalog_paths:
             config = self.write_json("discover-config.json", self.config(sb))
             done = subprocess.run(
                 [*tap_command(), "--config", str(config), "--discover"],
@@ -256,9 +275,9 @@ class Bench:
             for stream in catalog["streams"]:
                 for entry in stream.get("metadata", []):
                     if entry.get("breadcrumb") == []:
-                        entry["metadata"]["selected"] = stream["tap_stream_id"] == "products"
-            self.catalog_path = self.write_json("catalog.json", catalog)
-        return self.catalog_path
+                        entry["metadata"]["selected"] = stream["tap_stream_id"] == name
+            self.catalog_paths[name] = self.write_json(f"catalog-{name}.json", catalog)
+        return self.catalog_paths[name]
 
     def write_json(self, name: str, value: t.Any) -> Path:
         path = self.workdir / name
@@ -267,22 +286,24 @@ class Bench:
 
     def run(self, sc: Scenario) -> tuple[Run, Run]:
         """Tap, then baseline, on the scenario's sandbox."""
-        key = (sc.products, sc.latency_ms, sc.quota, sc.window_ms)
+        key = (sc.stream, sc.records, sc.latency_ms, sc.quota, sc.window_ms)
         if key in self.memo:
             return self.memo[key]
-        sb = self.sandbox(sc.products)
+        sb = self.sandbox(sc.stream, sc.records)
         sb.latency_ms = sc.latency_ms
         config = self.write_json("config.json", self.config(sb))
-        catalog = self.catalog(sb)
-        params = self.tap_params(sb)
+        catalog = self.catalog(sb, sc.stream)
+        params = self.tap_params(sb, sc.stream)
         tap_cmd = [*tap_command(), "--config", str(config), "--catalog", str(catalog)]
         bare_cmd = [
             sys.executable,
             str(HERE / "bare_loop.py"),
             "--url",
-            f"{sb.base_url}/v3/catalog/products",
+            f"{sb.base_url}/{ENDPOINTS[sc.stream]}",
             "--token",
             TOKEN,
+            "--stream",
+            sc.stream,
             *(arg for k, v in params.items() for arg in ("--param", f"{k}={v}")),
         ]
         runs = []
@@ -391,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "memory" and len(memory_runs) == 2:
                     (small, a), (large, b) = memory_runs
                     notes.append(
-                        f"  tap peak RSS {large.products:,} vs {small.products:,} products: "
+                        f"  tap peak RSS {large.records:,} vs {small.records:,} products: "
                         f"{b.peak_mb:.1f} / {a.peak_mb:.1f} MB = {ratio(b.peak_mb, a.peak_mb)} "
                         "(target: within 1.20x and under 150 MB)"
                     )
