@@ -61,7 +61,7 @@ FALLBACK_PARAMS = {
         "direction": "asc",
     },
     "orders": {
-        "include": "consignments.line_items",
+        "include": "consignments.line_items,fees",
         "consignment_structure": "object",
         "limit": 250,
         "sort": "date_modified:asc",

@@ -352,11 +352,16 @@ class KeysetReader:
                 return
             after = self.flavour.plateau_after(page)
 
-    def fetch_second(self, at: dt.datetime, pages: int) -> list[Page]:
-        """The first `pages` requests of `read_second(at, ...)`, fewer if the second ends."""
+    def fetch_second(
+        self, at: dt.datetime, pages: int, stop: t.Callable[[], bool] = lambda: False
+    ) -> list[Page]:
+        """The first `pages` requests of `read_second(at, ...)`, fewer if the second ends.
+
+        `stop()` is asked before each request; when it says so, what was fetched is returned.
+        """
         fetched: list[Page] = []
         after: t.Any = None
-        while len(fetched) < pages:
+        while len(fetched) < pages and not stop():
             page = self.fetch(self.flavour.plateau_params(at, after, self.limit))
             fetched.append(page)
             if page.is_last or not page.records:
@@ -441,14 +446,17 @@ class SnapshotReader:
             expected = None  # a new pass asks for page 1 first
             if not outcome:
                 return  # the window is complete
-            last, at_last = outcome
+            last, at_last, complete = outcome
             self.restarts += 1
             if last is None:
                 # Not one record yet, and the store keeps changing under page 1: read the
                 # window by keyset instead, which needs no stable set.
                 yield from self.keyset.read(lower, upper, seen)
                 return
-            if last == lower:
+            if complete:
+                # Its last second was read whole by id, and lies in the past: step past it.
+                lower, seen = last + ONE_SECOND, set()
+            elif last == lower:
                 # No progress past the first second: walk that second by id, step past it.
                 yield from self.keyset.read_second(last, at_last)
                 lower, seen = last + ONE_SECOND, set()
@@ -463,7 +471,11 @@ class SnapshotReader:
         outcome: list[t.Any],
         expected: int | None = None,
     ) -> t.Iterator[Record]:
-        """One pass; on return `outcome` is empty when done, else [last second, its ids]."""
+        """One pass of the window.
+
+        On return `outcome` is empty when the window is done, else [the last second yielded,
+        its ids, whether that second was read whole].
+        """
         arrivals = _Arrivals(self.flavour.window_params(lower, upper, self.limit), self.keyset)
         planned = 1 if expected is None else min(self._pages(expected), self.first_round)
         stream = self.side_by_side(arrivals.fetch, arrivals.numbers(planned, self._pages))
@@ -494,7 +506,8 @@ class SnapshotReader:
                 self.keyset.check_window(stamped, lower, upper)
                 expected_count = min(self.limit, total - (number - 1) * self.limit)
                 if page.total != total or len(stamped) != expected_count:
-                    outcome.extend([last, at_last])  # the set changed: a new pass from here
+                    # The set changed: a new pass from here (past `last` if it was read whole).
+                    outcome.extend([last, at_last, last is not None and last == whole])
                     return
                 tie = None
                 if number > 1 and stamped and stamped[0][0] == last:
@@ -586,7 +599,7 @@ class _Arrivals:
                 # On its own thread, so this page is handed over at once.
                 second = left[1]
                 self._ties[second] = self._pool.submit(
-                    self.keyset.fetch_second, second, TIE_PAGES_AHEAD
+                    self.keyset.fetch_second, second, TIE_PAGES_AHEAD, self._is_abandoned
                 )
         return page
 
@@ -594,6 +607,9 @@ class _Arrivals:
         """The pages by id of `second` being fetched ahead, if they are."""
         with self._lock:
             return self._ties.pop(second, None)
+
+    def _is_abandoned(self) -> bool:
+        return self._abandoned
 
     def abandon(self) -> None:
         """The pass is over: fetch no more seconds for it."""

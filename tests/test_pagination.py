@@ -276,6 +276,25 @@ def test_snapshot_whose_page_1_keeps_changing_falls_back_to_keyset(lower):
     assert [r["id"] for r in got] == list(range(1, 31))
 
 
+def test_a_second_read_whole_before_a_restart_is_not_read_again():
+    # Second 5 holds 60 records (pages 1-9 of 7); then 40 records a second apart.
+    store = MemoryProducts([0] * 3 + [5] * 60 + list(range(10, 50)))
+    honest = store.fetch
+
+    def fetch(params):
+        if params.get("page") == 10 and not store.version[100]:
+            store.touch(100, BASE + dt.timedelta(days=2))  # leaves the window: a new pass
+        return honest(params)
+
+    keyset = KeysetReader(ProductsFlavour(), fetch, 7)
+    reader = SnapshotReader(ProductsFlavour(), keyset, in_order)
+    got = list(reader.read(None, BASE + dt.timedelta(days=1)))
+    assert reader.restarts == 1
+    assert sorted(r["id"] for r in got) == list(range(1, 100)) + list(range(101, 104))
+    by_id = [p for p in store.asked if p["sort"] == "id"]
+    assert len(by_id) == 9, "second 5 was read by id again after the restart"
+
+
 @pytest.mark.parametrize("fetch_pages", [in_order, threaded])
 @pytest.mark.parametrize("seed", range(25))
 def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, fetch_pages):

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import json
 import socket
+from collections import Counter
 
 import pytest
 
@@ -158,19 +159,75 @@ def test_orders_parts_side_by_side_stay_within_the_memory_budget():
     # at once than hold about 1,000 orders: two parts of two pages, not eight.
     store = Store(seed=2, products=1, customers=1, orders=5000)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, latency_ms=20) as sb:
-        discovered = run_tap(sandbox_config(sb.api_url), "--discover")
+        catalog = orders_only(sb)
         starts: list = []
         sb.hooks.append(starts.append)
-        run = run_tap(
-            sandbox_config(sb.api_url),
-            catalog=select_only(json.loads(discovered.stdout), ["orders"]),
-        )
+        run = run_tap(sandbox_config(sb.api_url), catalog=catalog)
         pages = most_at_once(sb, starts, lambda r: r.query.get("limit") == "250")
         probes = [r for r in sb.requests if r.query.get("limit") == "1"]
     assert run.returncode == 0, run.stderr
     assert sorted(ids(run.records("orders"))) == sorted(store.ids("orders"))
     assert probes, "the window is read in parts"
     assert pages == 2
+
+
+def test_an_error_on_the_readers_side_stops_requests_still_retrying():
+    # Page 2 brings a record without `date_modified`, which the reader (not a worker) finds;
+    # meanwhile pages 3 to 9 get 503 and wait to retry: the failure must stop them.
+    store = Store(seed=5, products=400, customers=1, orders=1, plateau=0)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, latency_ms=20) as sb:
+        discovered = run_tap(sandbox_config(sb.api_url), "--discover")
+        catalog = select_only(json.loads(discovered.stdout), ["products"])
+        # (Of 20 pages, "page=3" matches page 3 alone, "page=2" pages 2 and 20.)
+        sb.faults.add("drop_field:date_modified", path_contains="page=2", times=None)
+        for page in range(3, 10):
+            sb.faults.add("503", path_contains=f"page={page}", times=None)
+        config = sandbox_config(
+            sb.api_url,
+            page_size=20,
+            retry_backoff_base=2,
+            retry_backoff_max=2,
+            max_retries=3,
+        )
+        run = run_tap(config, catalog=catalog)
+        refused = Counter(r.query["page"] for r in sb.requests if r.status == 503)
+    assert run.returncode == 1
+    assert "no usable 'date_modified'" in run.stderr, run.stderr[-500:]
+    assert refused, "pages were under way when the reader failed"
+    assert max(refused.values()) == 1, f"pages retried after the run had failed: {refused}"
+
+
+def orders_only(sb: Sandbox) -> dict:
+    discovered = run_tap(sandbox_config(sb.api_url), "--discover")
+    return select_only(json.loads(discovered.stdout), ["orders"])
+
+
+def test_orders_on_a_standard_quota_are_read_without_planning_requests():
+    store = Store(seed=2, products=1, customers=1, orders=3000)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        catalog = orders_only(sb)
+        asked = []
+        for in_flight in (8, 1):
+            sb.set_quota(150, window_ms=30_000)  # learnt from the first answer: one at a time
+            sb.reset_log()
+            config = sandbox_config(sb.api_url, max_requests_in_flight=in_flight)
+            run = run_tap(config, catalog=catalog)
+            assert run.returncode == 0, run.stderr
+            assert sorted(ids(run.records("orders"))) == sorted(store.ids("orders"))
+            asked.append([r for r in sb.requests if "/v2/orders" in r.path])
+    assert not [r for r in asked[0] if r.path.endswith("/count") or r.query.get("limit") == "1"]
+    assert len(asked[0]) == len(asked[1]), "more requests than reading one at a time"
+
+
+def test_orders_whose_count_fails_are_read_whole():
+    store = Store(seed=2, products=1, customers=1, orders=1200)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        catalog = orders_only(sb)
+        sb.faults.add("500", path_contains="/v2/orders/count", times=None)
+        run = run_tap(sandbox_config(sb.api_url, max_retries=1), catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert sorted(ids(run.records("orders"))) == sorted(store.ids("orders"))
+    assert "could not count the window" in run.stderr
 
 
 def test_start_date_past_the_stores_clock_reads_nothing_and_asks_no_empty_window(sandbox):
