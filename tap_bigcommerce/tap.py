@@ -122,7 +122,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Max requests in flight",
         description=(
             "Requests under way at once (1 to 16), when the store's quota leaves room "
-            "for it; all of them share the one quota pacing."
+            "for it (4 requests a second each); all of them share the one quota pacing. "
+            "Orders, heavy with line items, are read in only as many parts at once as "
+            "hold about 1,000 orders."
         ),
     ),
     th.Property(
