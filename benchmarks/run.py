@@ -29,6 +29,7 @@ the server answers a page in well under a millisecond and the clients are what i
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import json
 import math
@@ -380,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = scenarios(args.quick)
     names = args.scenario or list(chosen)
 
+    # As an installed tap would be: byte-compiled, so no run spends its start compiling
+    # (where PYTHONDONTWRITEBYTECODE is set, a source checkout never gets .pyc files).
+    compileall.compile_dir(ROOT / "tap_bigcommerce", quiet=1)
     table: list[str] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tap-bigcommerce-bench-") as folder:

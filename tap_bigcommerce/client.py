@@ -7,6 +7,7 @@ Nothing here ever formats the API key into a message or a log line.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import random
@@ -261,12 +262,14 @@ class BigCommerceClient:
         *,
         resource: str,
         missing_ok: bool = False,
+        decoder: msgspec.json.Decoder[t.Any] | None = None,
     ) -> t.Any:
         """GET a JSON document; return None for HTTP 204. Raise a `BigCommerceError` on failure.
 
         `resource` names the stream the request serves, so that an error can say which scope
         or endpoint is at fault. `missing_ok`: a 404 means "gone" (an order deleted since it
-        was listed) and returns None, instead of "no such store".
+        was listed) and returns None, instead of "no such store". `decoder`: a typed decoder
+        to read the body with; a body it does not fit is decoded as plain JSON instead.
         """
         url = self.store.url(version, path)
         attempt = 0
@@ -275,7 +278,7 @@ class BigCommerceClient:
             if self._cancelled.is_set():
                 raise BigCommerceError(f"{resource}: stopped, another request failed")
             try:
-                return self._attempt(url, params, resource)
+                return self._attempt(url, params, resource, decoder)
             except StoreNotFoundError:
                 if missing_ok:
                     return None
@@ -302,7 +305,13 @@ class BigCommerceClient:
                 else:
                     self._cancelled.wait(delay)
 
-    def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, resource: str) -> t.Any:
+    def _attempt(
+        self,
+        url: str,
+        params: t.Mapping[str, t.Any] | None,
+        resource: str,
+        decoder: msgspec.json.Decoder[t.Any] | None = None,
+    ) -> t.Any:
         """Send the request once; return its document, raise `_Transient` or a fatal error."""
         self.pacer.acquire()
         headers = None
@@ -342,9 +351,15 @@ class BigCommerceClient:
             raise _Transient(f"the response broke off ({type(exc).__name__})") from None
         finally:
             self.pacer.release(headers)
-        return self._interpret(response, body, resource)
+        return self._interpret(response, body, resource, decoder)
 
-    def _interpret(self, response: requests.Response, body: bytes, resource: str) -> t.Any:
+    def _interpret(
+        self,
+        response: requests.Response,
+        body: bytes,
+        resource: str,
+        decoder: msgspec.json.Decoder[t.Any] | None = None,
+    ) -> t.Any:
         status = response.status_code
         if status == 204:
             return None
@@ -356,6 +371,10 @@ class BigCommerceClient:
             )
         if status == 200:
             try:
+                if decoder is not None:
+                    # Not the shape expected: plain JSON, for the caller to say what it is.
+                    with contextlib.suppress(msgspec.ValidationError):
+                        return decoder.decode(body)
                 return _json.decode(body)
             except msgspec.DecodeError:
                 raise _Transient(_not_json_reason(response, body)) from None

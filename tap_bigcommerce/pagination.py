@@ -21,6 +21,8 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+import msgspec
+
 from tap_bigcommerce.errors import BadResponseError
 from tap_bigcommerce.transform import parse_api_datetime
 
@@ -49,6 +51,9 @@ class Flavour:
     resource: str
     version: str
     path: str
+    #: Decodes a page leaving each record as its JSON (`msgspec.Raw`), where the envelope
+    #: allows it; `unpack` reads such a document like any other.
+    page_decoder: t.ClassVar[msgspec.json.Decoder[t.Any] | None] = None
 
     def __init__(self, include: str | None = None, extra: Params | None = None) -> None:
         """`include` and `extra` go into every request (sub-resources, archived orders)."""
@@ -88,10 +93,16 @@ class Flavour:
         return page.records[-1]["id"]
 
 
+class _V3Envelope(t.TypedDict, total=False):
+    data: list[msgspec.Raw]
+    meta: dict[str, t.Any]
+
+
 class _V3Flavour(Flavour):
     """v3: `{"data": [...], "meta": {"pagination": {...}}}`, filters as `attr:min`."""
 
     version = "v3"
+    page_decoder = msgspec.json.Decoder(_V3Envelope)
 
     def format_time(self, moment: dt.datetime) -> str:
         """v3 filters take ISO-8601 with seconds (a date alone gets the current time added)."""

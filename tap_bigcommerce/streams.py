@@ -15,8 +15,10 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
+import msgspec
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
 from tap_bigcommerce.errors import BigCommerceError
@@ -40,7 +42,7 @@ from tap_bigcommerce.subresources import (
     order_rows,
     product_rows,
 )
-from tap_bigcommerce.transform import compile_record_converter
+from tap_bigcommerce.transform import PassThrough, RawRecord, compile_record_converter
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -92,6 +94,8 @@ class LeanRecordsMixin(Stream):
     recursive conformance pass (half the run time) is off. And with every field selected
     (the usual case) the SDK's walk for deselected fields removes nothing, yet costs a third
     of the rest: it is skipped then; with any field deselected the SDK's own path runs.
+    A v3 record that needs no conversion at all arrives as a `RawRecord` and is written as
+    the API sent it, never decoded in full.
     """
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -117,11 +121,29 @@ class LeanRecordsMixin(Stream):
     def _everything_selected(self) -> bool:
         return all(self.mask.values())
 
+    @cached_property
+    def _default_maps(self) -> bool:
+        """No stream map or flattening changes this stream's records."""
+        return all(
+            type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
+            for stream_map in self.stream_maps
+        )
+
     def _generate_record_messages(self, record: dict) -> t.Generator[RecordMessage, None, None]:
         if not self._everything_selected:
             yield from super()._generate_record_messages(record)
             return
         extracted = dt.datetime.now(tz=dt.timezone.utc)
+        if type(record) is RawRecord:
+            # Only ever read with every field selected and the default maps: written as is.
+            for stream_map in self.stream_maps:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=t.cast("dict", record.raw),
+                    version=self._stream_version,
+                    time_extracted=extracted,
+                )
+            return
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
@@ -151,6 +173,9 @@ class BigCommerceStream(LeanRecordsMixin):
     _expected: int | None = None
     _feeds_children = False
     _prepared = 0
+    _sent_as_is = 0
+    #: Set while a run may write records as the API sent them (see `_may_pass_through`).
+    _passing: PassThrough | None = None
 
     def __init__(self, tap: t.Any) -> None:
         """Load the stream's schema from `schemas/`."""
@@ -189,11 +214,40 @@ class BigCommerceStream(LeanRecordsMixin):
         now = self.client.server_now() or time.time()
         return dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc)
 
+    @cached_property
+    def _pass_through(self) -> PassThrough:
+        return PassThrough(self.schema, (*self.primary_keys, self.replication_key))
+
+    def _may_pass_through(self) -> bool:
+        """Whether records can be written as the API sent them, when they already match.
+
+        Not when anything else needs the whole record: child streams, deselected fields,
+        stream maps or flattening, or batch files.
+        """
+        return (
+            self.flavour.page_decoder is not None
+            and self._everything_selected
+            and self._default_maps
+            and not self.has_selected_descendents
+            and self.get_batch_config(self.config) is None
+        )
+
     def fetch_page(self, params: Params, flavour: Flavour | None = None) -> Page:
         """One request through the client, unpacked by the flavour."""
         flavour = flavour or self.flavour
-        document = self.client.get(flavour.version, flavour.path, params, resource=self.name)
+        passing = self._passing if flavour.page_decoder is not None else None
+        document = self.client.get(
+            flavour.version,
+            flavour.path,
+            params,
+            resource=self.name,
+            decoder=flavour.page_decoder if passing is not None else None,
+        )
         page = flavour.unpack(document, int(params.get("limit", self.page_size)))
+        if passing is not None:
+            page.records = [
+                passing.read(r) if isinstance(r, msgspec.Raw) else r for r in page.records
+            ]
         # The widest count seen is the window's (others count a part, a second or the rest).
         if page.total is not None and page.total > (self._expected or 0):
             self._expected = page.total
@@ -207,6 +261,7 @@ class BigCommerceStream(LeanRecordsMixin):
         """Read every record modified since the bookmark (or `start_date`), oldest first."""
         lower = self.get_starting_timestamp(context)
         self._expected = None
+        self._passing = self._pass_through if self._may_pass_through() else None
         readers = self.readers()
         upper: t.Any = self.server_second  # learnt from the first response
         if len(readers) == 1 and self.requests_in_flight > 1:
@@ -222,7 +277,7 @@ class BigCommerceStream(LeanRecordsMixin):
                 key=readers[0].modified_at,
             )
         self._feeds_children = self.has_selected_descendents
-        self._prepared = 0
+        self._prepared = self._sent_as_is = 0
         emitted, last_report = 0, time.monotonic()
         previous = None
         # One record of look-ahead tells which record is the last, so the final batch of
@@ -240,6 +295,11 @@ class BigCommerceStream(LeanRecordsMixin):
             yield self._prepare(previous, last=True)
             emitted += 1
         self.logger.info("%s: %s records read", self.name, f"{emitted:,}")
+        self.logger.debug(
+            "%s: %s of them needed no conversion and were written as the API sent them",
+            self.name,
+            f"{self._sent_as_is:,}",
+        )
 
     def _stopping_others(self, records: t.Iterator[dict]) -> t.Iterator[dict]:
         """`records`, except that an error stops requests still under way before it is raised.
@@ -428,6 +488,9 @@ class BigCommerceStream(LeanRecordsMixin):
         return self.server_second()
 
     def _prepare(self, record: dict, *, last: bool) -> dict:
+        if type(record) is RawRecord:
+            self._sent_as_is += 1
+            return record  # already what the schema promises; no children read from it
         converted = t.cast("dict", self._convert(record))
         self._prepared += 1
         if self._feeds_children:

@@ -12,9 +12,16 @@ import email.utils
 import functools
 import typing as t
 
+import msgspec
+
 from tap_bigcommerce.errors import BadResponseError
 
 Convert = t.Callable[[t.Any], t.Any]
+
+#: A date exactly as the tap emits it; such a value passes `to_iso` unchanged.
+_EMITTED_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00$"
+EmittedDate = t.Annotated[str, msgspec.Meta(pattern=_EMITTED_DATE)]
+_json = msgspec.json.Decoder()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -129,3 +136,93 @@ def compile_record_converter(
     `money_as_text=False` (v3, which sends numbers as JSON numbers) skips number fields.
     """
     return _compile_object(schema, money_as_text, on_unknown) or (lambda record: record)
+
+
+class RawRecord(dict):  # type: ignore[type-arg]
+    """A record whose JSON already is what its schema promises, kept as the API sent it.
+
+    As a dict it holds only what paging and bookmarks read (`id`, `date_modified`); `raw` is
+    the whole record, written out as it came instead of being decoded and encoded again.
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, keys: dict[str, t.Any], raw: msgspec.Raw) -> None:
+        """`keys`: the record's decoded `id` and `date_modified`; `raw`: its JSON."""
+        super().__init__(keys)
+        self.raw = raw
+
+    def expand(self) -> dict[str, t.Any]:
+        """The whole record, decoded."""
+        return t.cast("dict[str, t.Any]", _json.decode(self.raw))
+
+
+class PassThrough:
+    """Recognises v3 records that `compile_record_converter` would leave as they are.
+
+    That is a JSON object with no field the schema lacks at the top, and every date-time,
+    at any depth, already in UTC as `2018-08-24T14:41:00+00:00` (or null). v3 sends numbers
+    as JSON numbers, so nothing else changes (v2 money is text, and is always converted).
+    One typed msgspec decode checks all that while skipping every other value unread.
+    """
+
+    def __init__(self, schema: t.Mapping[str, t.Any], keys: tuple[str, ...]) -> None:
+        """`keys`: the fields decoded for the reader (the primary and replication keys)."""
+        self.keys = keys
+        self._decoder = msgspec.json.Decoder(_checked_struct(schema, keys))
+
+    def read(self, raw: msgspec.Raw) -> dict[str, t.Any]:
+        """A `RawRecord` if `raw` passes as it is, else the record decoded in full."""
+        text = bytes(raw)
+        # A line break between JSON tokens would split the Singer message in two.
+        if b"\n" not in text and b"\r" not in text:
+            try:
+                checked = self._decoder.decode(text)
+            except msgspec.ValidationError:
+                pass  # a field to drop or a date to convert: the full path does that
+            else:
+                return RawRecord({key: getattr(checked, key) for key in self.keys}, raw)
+        return t.cast("dict[str, t.Any]", _json.decode(text))
+
+
+def _checked_type(prop: t.Mapping[str, t.Any], name: str) -> t.Any:
+    """The msgspec type that accepts exactly the values `_compile` (v3) leaves unchanged.
+
+    None: every value passes (the field is skipped unread).
+    """
+    if prop.get("format") == "date-time":
+        return EmittedDate | None
+    if "number" in _types(prop):
+        return None  # v3 numbers pass unchanged
+    as_object = _checked_object(prop, name) if prop.get("properties") else None
+    items = prop.get("items")
+    each = _checked_type(items, name) if isinstance(items, dict) else None
+    as_list = list[each] if each is not None else None  # type: ignore[valid-type]
+    if as_object is not None and as_list is not None:
+        return as_object | as_list | None
+    found = as_object if as_object is not None else as_list
+    return None if found is None else found | None
+
+
+def _checked_object(schema: t.Mapping[str, t.Any], name: str) -> t.Any:
+    """A struct of the fields inside an object that need a check; None if none do."""
+    fields = []
+    for field, prop in (schema.get("properties") or {}).items():
+        checked = _checked_type(prop, f"{name}_{field}")
+        if checked is not None:
+            fields.append((field, checked, None))
+    if not fields:
+        return None
+    return msgspec.defstruct(name, fields, kw_only=True)
+
+
+def _checked_struct(schema: t.Mapping[str, t.Any], keys: tuple[str, ...]) -> t.Any:
+    """The top-level struct: every schema field (unknown ones rejected), `keys` required."""
+    fields: list[tuple[str, t.Any] | tuple[str, t.Any, t.Any]] = []
+    for field, prop in (schema.get("properties") or {}).items():
+        checked = _checked_type(prop, field)
+        if field in keys:
+            fields.append((field, t.Any if checked is None else checked))
+        else:
+            fields.append((field, msgspec.Raw if checked is None else checked, None))
+    return msgspec.defstruct("Checked", fields, kw_only=True, forbid_unknown_fields=True)

@@ -44,6 +44,46 @@ def test_full_sync_emits_every_record_once(sandbox, store):
         assert moments == sorted(moments), f"{stream} not in date_modified order"
 
 
+def test_records_that_need_no_conversion_are_written_as_the_api_sent_them(sandbox, store):
+    """Products (their v3 dates already in UTC) go out as sent, customers (`Z`) converted.
+
+    A child stream selected makes products take the full path: the records must not differ.
+    """
+    config = sandbox_config(sandbox.api_url)
+    catalog = json.loads(run_tap(config, "--discover").stdout)
+    debug = {"TAP_BIGCOMMERCE_LOGLEVEL": "DEBUG"}
+    as_sent = run_tap(config, catalog=select_only(catalog, PARENTS), env=debug)
+    assert as_sent.returncode == 0, as_sent.stderr
+    n = len(store.ids("products"))
+    assert f"products: {n} of them needed no conversion" in as_sent.stderr
+    assert "customers: 0 of them needed no conversion" in as_sent.stderr
+    assert "orders: 0 of them" in as_sent.stderr
+    with_children = select_only(catalog, [*PARENTS, "product_images"])
+    converted = run_tap(config, catalog=with_children, env=debug)
+    assert converted.returncode == 0, converted.stderr
+    assert "products: 0 of them needed no conversion" in converted.stderr
+    assert as_sent.records("products") == converted.records("products")
+    assert as_sent.records("customers") == converted.records("customers")
+
+
+@pytest.mark.parametrize("children", [True, False], ids=["with-children", "parents-only"])
+def test_fields_the_schema_lacks_are_dropped_with_one_warning(children):
+    """The live API gains fields before the docs do: the records stay true to the schema."""
+    store = Store(seed=11, products=30, customers=20, orders=20, plateau=0,
+                  undocumented={name: {"brand_new": 1} for name in PARENTS})  # fmt: skip
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        config = sandbox_config(sb.api_url)
+        catalog = json.loads(run_tap(config, "--discover").stdout)
+        run = run_tap(config, catalog=catalog if children else select_only(catalog, PARENTS))
+    assert run.returncode == 0, run.stderr
+    for stream in PARENTS:
+        got = run.records(stream)
+        assert sorted(ids(got)) == store.ids(stream)
+        assert not any("brand_new" in record for record in got), stream
+        warning = f"{stream}: fields not in the schema were dropped: ['brand_new']"
+        assert run.stderr.count(warning) == 1, (stream, run.stderr[-2000:])
+
+
 def test_dates_are_iso_utc_and_empty_dates_null(sandbox):
     run = run_tap(sandbox_config(sandbox.api_url))
     for stream in PARENTS:

@@ -122,14 +122,18 @@ class Store:
     ``plateau=None`` applies the default rule (300 records share one ``date_modified`` when a
     resource has at least 600 records), ``0`` disables it, ``k`` puts ``k`` records on it.
     ``archived_rate`` is the share of orders that are archived (``is_deleted``).
+    ``undocumented`` adds fields to every record of a resource, as the live API does when it
+    gains a field before the docs (and the tap's schemas) list it.
     """
 
     def __init__(
         self, seed: int = 1, products: int = 120, customers: int = 80, orders: int = 150,
         plateau: int | None = None, archived_rate: float = 0.02,
         cache_bytes: int | None = DEFAULT_CACHE_BYTES,
+        undocumented: dict[str, dict[str, Any]] | None = None,
     ) -> None:  # fmt: skip
         self.seed = seed
+        self.undocumented = {name: dict(extra) for name, extra in (undocumented or {}).items()}
         self.store_hash = "abc123"  # set by Sandbox; only used in v2 stub URLs
         self.plateau_setting = plateau
         self.plateau_at: dict[str, int | None] = {}
@@ -224,14 +228,17 @@ class Store:
         inc = frozenset(includes)
         if resource == "products":
             imported = self._tables["products"].imported.get(rid)
-            return records.product(self.seed, rid, created, modified, version, inc, imported)
-        if resource == "customers":
-            return records.customer(self.seed, rid, created, modified, version, inc)
-        return records.order(
-            self.seed, rid, created, modified, version, archived=archived,
-            n_customers=self._n_customers_seeded, store_hash=self.store_hash, includes=inc,
-            object_structure=object_structure,
-        )  # fmt: skip
+            rec = records.product(self.seed, rid, created, modified, version, inc, imported)
+        elif resource == "customers":
+            rec = records.customer(self.seed, rid, created, modified, version, inc)
+        else:
+            rec = records.order(
+                self.seed, rid, created, modified, version, archived=archived,
+                n_customers=self._n_customers_seeded, store_hash=self.store_hash, includes=inc,
+                object_structure=object_structure,
+            )  # fmt: skip
+        rec.update(self.undocumented.get(resource, {}))
+        return rec
 
     def record_json(
         self, resource: str, rid: int, includes: Iterable[str] = (), *,
