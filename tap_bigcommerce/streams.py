@@ -214,8 +214,7 @@ class BigCommerceStream(LeanRecordsMixin):
         now = self.client.server_now() or time.time()
         return dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc)
 
-    @cached_property
-    def _pass_through(self) -> PassThrough:
+    def _new_pass_through(self) -> PassThrough:
         return PassThrough(self.schema, (*self.primary_keys, self.replication_key))
 
     def _may_pass_through(self) -> bool:
@@ -236,6 +235,8 @@ class BigCommerceStream(LeanRecordsMixin):
         """One request through the client, unpacked by the flavour."""
         flavour = flavour or self.flavour
         passing = self._passing if flavour.page_decoder is not None else None
+        if passing is not None and not passing.worth_trying:
+            passing = None
         document = self.client.get(
             flavour.version,
             flavour.path,
@@ -261,7 +262,7 @@ class BigCommerceStream(LeanRecordsMixin):
         """Read every record modified since the bookmark (or `start_date`), oldest first."""
         lower = self.get_starting_timestamp(context)
         self._expected = None
-        self._passing = self._pass_through if self._may_pass_through() else None
+        self._passing = self._new_pass_through() if self._may_pass_through() else None
         readers = self.readers()
         upper: t.Any = self.server_second  # learnt from the first response
         if len(readers) == 1 and self.requests_in_flight > 1:

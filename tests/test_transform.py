@@ -231,3 +231,17 @@ def test_whatever_is_kept_as_sent_the_converter_would_have_left_alone(sample, na
         assert converted == record and not dropped
         assert dict(read) == {key: record[key] for key in KEYS}
     assert kept > 100, "the sample should keep a good share of records as sent"
+
+
+def test_a_stream_none_of_whose_records_pass_stops_being_checked(sample):
+    check = PassThrough(load_schema("customers"), KEYS)
+    raws = [raw_of(c) for c in sample["customers"]]
+    while check.tried < PassThrough.TRIAL:
+        for raw in raws:
+            check.read(raw)
+    assert check.kept == 0 and not check.worth_trying
+    kept = PassThrough(load_schema("products"), KEYS)
+    for _ in range(PassThrough.TRIAL // len(sample["products"]) + 1):
+        for product in sample["products"]:
+            kept.read(raw_of(product))
+    assert kept.worth_trying
