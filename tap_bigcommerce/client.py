@@ -376,7 +376,7 @@ class BigCommerceClient:
                     with contextlib.suppress(msgspec.ValidationError):
                         return decoder.decode(body)
                 return _json.decode(body)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, UnicodeDecodeError):
                 raise _Transient(_not_json_reason(response, body)) from None
         if status == 429:
             self.stats.throttled += 1

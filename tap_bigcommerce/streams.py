@@ -215,7 +215,12 @@ class BigCommerceStream(LeanRecordsMixin):
         return dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc)
 
     def _new_pass_through(self) -> PassThrough:
-        return PassThrough(self.schema, (*self.primary_keys, self.replication_key))
+        # What paging reads (`id`, `date_modified`) and what the SDK reads, which a catalog
+        # may set otherwise (key properties, replication key).
+        wanted = ("id", "date_modified", *(self.primary_keys or ()), self.replication_key)
+        known = self.schema.get("properties") or {}
+        keys = tuple(key for key in dict.fromkeys(wanted) if key and key in known)
+        return PassThrough(self.schema, keys, self.name)
 
     def _may_pass_through(self) -> bool:
         """Whether records can be written as the API sent them, when they already match.

@@ -18,8 +18,9 @@ from tap_bigcommerce.errors import BadResponseError
 
 Convert = t.Callable[[t.Any], t.Any]
 
-#: A date exactly as the tap emits it; such a value passes `to_iso` unchanged.
-_EMITTED_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00$"
+#: A date exactly as the tap emits it; such a value passes `to_iso` unchanged. (`\Z`, as
+#: msgspec searches with `re.search`, where `$` would also match before a final line break.)
+_EMITTED_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00\Z"
 EmittedDate = t.Annotated[str, msgspec.Meta(pattern=_EMITTED_DATE)]
 _json = msgspec.json.Decoder()
 
@@ -170,9 +171,12 @@ class PassThrough:
     #: whose dates end in `Z`): the check costs a third more than decoding them outright.
     TRIAL = 500
 
-    def __init__(self, schema: t.Mapping[str, t.Any], keys: tuple[str, ...]) -> None:
-        """`keys`: the fields decoded for the reader (the primary and replication keys)."""
+    def __init__(
+        self, schema: t.Mapping[str, t.Any], keys: tuple[str, ...], resource: str = "records"
+    ) -> None:
+        """`keys`: the fields decoded for the reader; `resource` names the stream in errors."""
         self.keys = keys
+        self.resource = resource
         self._decoder = msgspec.json.Decoder(_checked_struct(schema, keys))
         # Counted from several threads without a lock: a lost update only shifts the trial.
         self.tried = self.kept = 0
@@ -183,11 +187,13 @@ class PassThrough:
         return self.kept > 0 or self.tried < self.TRIAL
 
     def read(self, raw: msgspec.Raw) -> dict[str, t.Any]:
-        """A `RawRecord` if `raw` passes as it is, else the record decoded in full."""
+        """A `RawRecord` if `raw` passes as it is, else the record decoded in full.
+
+        Raises `BadResponseError` for a record that is not JSON at all.
+        """
         text = bytes(raw)
         self.tried += 1
-        # A line break between JSON tokens would split the Singer message in two.
-        if b"\n" not in text and b"\r" not in text:
+        if _writable_as_is(text):
             try:
                 checked = self._decoder.decode(text)
             except msgspec.ValidationError:
@@ -195,7 +201,30 @@ class PassThrough:
             else:
                 self.kept += 1
                 return RawRecord({key: getattr(checked, key) for key in self.keys}, raw)
-        return t.cast("dict[str, t.Any]", _json.decode(text))
+        try:
+            return t.cast("dict[str, t.Any]", _json.decode(text))
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise BadResponseError(
+                f"{self.resource}: a record in the response cannot be read as JSON "
+                f"({type(exc).__name__})"
+            ) from None
+
+
+def _writable_as_is(text: bytes) -> bool:
+    """Whether a record's JSON can go into a Singer message as it is.
+
+    Not with a line break (it would split the message in two), nor with invalid UTF-8 (the
+    values msgspec skips unread are not checked).
+    """
+    if b"\n" in text or b"\r" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _checked_type(prop: t.Mapping[str, t.Any], name: str) -> t.Any:

@@ -357,6 +357,19 @@ def test_transient_fault_is_retried_and_nothing_is_lost(catalog, small, kind):
         assert elapsed < budget + 2.0, f"{elapsed:.1f} s"
 
 
+@pytest.mark.parametrize("kind", ["truncated", "not_json"])
+def test_a_bad_products_page_is_retried_and_nothing_is_lost(catalog, small, kind):
+    """v3 pages are decoded with each record left as JSON: a cut-off body is still retried."""
+    small.faults.add(kind, path_contains=LIST_PATH["products"], nth=2, times=2)
+    run = run_tap(sandbox_config(small.api_url, page_size=25), catalog=catalog)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert small.faults.injected == {kind: 2}
+    got = [r["id"] for r in run.records("products")]
+    assert sorted(got) == small.store.ids("products") and len(got) == len(set(got))
+    assert all(r["name"] for r in run.records("products"))
+    assert_state_covers_emitted(run)
+
+
 # 502 and 503 take the path of 500 (and a persistent 503 is in the secrets test).
 @pytest.mark.parametrize(
     "kind", ["429", "429_bare", "500", "reset", "truncated", "slow", "not_json"]

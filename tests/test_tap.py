@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import gzip
 import json
 import socket
 from collections import Counter
@@ -68,9 +69,14 @@ def test_records_that_need_no_conversion_are_written_as_the_api_sent_them(sandbo
 
 @pytest.mark.parametrize("children", [True, False], ids=["with-children", "parents-only"])
 def test_fields_the_schema_lacks_are_dropped_with_one_warning(children):
-    """The live API gains fields before the docs do: the records stay true to the schema."""
+    """The live API gains fields before the docs do: the records stay true to the schema.
+
+    One record in three carries the new field, so pages mix records written as sent with
+    records converted.
+    """
     store = Store(seed=11, products=30, customers=20, orders=20, plateau=0,
-                  undocumented={name: {"brand_new": 1} for name in PARENTS})  # fmt: skip
+                  undocumented={name: {"brand_new": 1} for name in PARENTS},
+                  undocumented_every=3)  # fmt: skip
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
         config = sandbox_config(sb.api_url)
         catalog = json.loads(run_tap(config, "--discover").stdout)
@@ -80,6 +86,7 @@ def test_fields_the_schema_lacks_are_dropped_with_one_warning(children):
         got = run.records(stream)
         assert sorted(ids(got)) == store.ids(stream)
         assert not any("brand_new" in record for record in got), stream
+        assert all(record.get("name", record.get("email", 1)) for record in got), stream
         warning = f"{stream}: fields not in the schema were dropped: ['brand_new']"
         assert run.stderr.count(warning) == 1, (stream, run.stderr[-2000:])
 
@@ -433,36 +440,94 @@ def test_about_and_test_modes(sandbox):
     assert tested.returncode == 0, tested.stderr
 
 
-def test_stream_maps_and_flattening(sandbox):
+# With a child stream selected the parents take the full path; alone, products could be
+# written as sent: these settings must switch that off.
+WHICH = pytest.mark.parametrize("parents_only", [False, True], ids=["all", "parents-only"])
+
+
+def discovered(config: dict, parents_only: bool) -> dict:
+    catalog = json.loads(run_tap(config, "--discover").stdout)
+    return select_only(catalog, PARENTS) if parents_only else catalog
+
+
+@WHICH
+def test_stream_maps_and_flattening(sandbox, parents_only):
     config = sandbox_config(
         sandbox.api_url,
-        stream_maps={"customers": {"email": None, "email_domain": "email.split('@')[-1]"}},
+        stream_maps={
+            "customers": {"email": None, "email_domain": "email.split('@')[-1]"},
+            "products": {"name": None},
+        },
         flattening_enabled=True,
         flattening_max_depth=1,
     )
-    run = run_tap(config)
+    run = run_tap(config, catalog=discovered(config, parents_only))
     assert run.returncode == 0, run.stderr
     customer = run.records("customers")[0]
     assert "email" not in customer and "email_domain" in customer
-    product = run.records("products")[0]
-    assert "custom_url__url" in product
+    products = run.records("products")
+    assert products and all("custom_url__url" in p and "name" not in p for p in products)
 
 
-def test_deselected_fields_are_left_out(sandbox):
+@WHICH
+def test_deselected_fields_are_left_out(sandbox, parents_only):
     config = sandbox_config(sandbox.api_url)
-    catalog = json.loads(run_tap(config, "--discover").stdout)
+    catalog = discovered(config, parents_only)
     for entry in catalog["streams"]:
         for item in entry["metadata"]:
-            if entry["tap_stream_id"] == "customers" and item["breadcrumb"] in (
+            if entry["tap_stream_id"] in ("customers", "products") and item["breadcrumb"] in (
                 ["properties", "email"],
                 ["properties", "phone"],
+                ["properties", "sku"],
             ):
                 item["metadata"]["selected"] = False
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     customers = run.records("customers")
     assert customers and all("email" not in c and "phone" not in c for c in customers)
-    assert all("name" in p for p in run.records("products")), "other streams keep their fields"
+    products = run.records("products")
+    assert products and all("sku" not in p for p in products)
+    assert all("name" in p and "price" in p for p in products), "the other fields stay"
+
+
+def test_batch_files_hold_whole_records(sandbox, store, tmp_path):
+    config = sandbox_config(
+        sandbox.api_url,
+        batch_config={
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": tmp_path.as_uri(), "prefix": "batch-"},
+        },
+    )
+    run = run_tap(config, catalog=discovered(config, parents_only=True))
+    assert run.returncode == 0, run.stderr
+    rows = [
+        json.loads(line)
+        for path in sorted(tmp_path.glob("batch-*products*"))
+        for line in gzip.decompress(path.read_bytes()).splitlines()
+    ]
+    assert sorted(ids(rows)) == store.ids("products")
+    assert all(row["name"] and "price" in row for row in rows)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"key_properties": ["sku"]}, {"key_properties": []}, {"replication_key": None}],
+    ids=["sku-key", "no-key", "full-table"],
+)
+def test_catalog_key_overrides_still_read_every_product(sandbox, store, change):
+    config = sandbox_config(sandbox.api_url)
+    catalog = discovered(config, parents_only=True)
+    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "products")
+    top = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+    if "key_properties" in change:
+        entry["key_properties"] = top["table-key-properties"] = change["key_properties"]
+    else:
+        entry["replication_key"] = None
+        entry["replication_method"] = top["forced-replication-method"] = "FULL_TABLE"
+        top.pop("valid-replication-keys", None)
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(ids(run.records("products"))) == store.ids("products")
 
 
 def test_long_sync_reports_progress_with_the_api_total():

@@ -134,6 +134,7 @@ def product_changes() -> dict[str, t.Callable[[dict], None]]:
         "date with Z": lambda r: r.update(date_modified="2018-11-13T21:42:06Z"),
         "date with an offset": lambda r: r.update(date_created="2018-11-13T23:42:06+02:00"),
         "date with fractions": lambda r: r.update(date_created="2018-11-13T21:42:06.5+00:00"),
+        "date with a line break": lambda r: r.update(date_modified="2018-11-13T21:42:06+00:00\n"),
         "empty date": lambda r: r.update(date_created=""),
         "v2 date": lambda r: r.update(date_created="Tue, 20 Nov 2012 00:00:00 +0000"),
         "nested date with Z": image_date("2018-11-13T21:42:06Z"),
@@ -164,6 +165,25 @@ def test_a_record_spread_over_lines_is_decoded_in_full(sample):
     assert read == record
 
 
+def test_invalid_utf8_is_never_written_as_sent():
+    text = b'[{"id":1,"date_modified":"2018-08-24T14:41:00+00:00","name":"\xff"}]'
+    raw = msgspec.json.decode(text, type=list[msgspec.Raw])[0]
+    with pytest.raises(BadResponseError, match="products: a record in the response cannot"):
+        PassThrough(load_schema("products"), KEYS, "products").read(raw)
+
+
+def test_non_ascii_text_passes(sample):
+    record = copy.deepcopy(sample["products"][4])
+    record["name"] = "Caf\u00e9 \u2028 \U0001f600"
+    assert type(PassThrough(load_schema("products"), KEYS).read(raw_of(record))) is RawRecord
+
+
+def test_the_keys_decoded_are_those_asked_for(sample):
+    record = sample["products"][5]
+    read = PassThrough(load_schema("products"), ("id", "date_modified", "sku")).read(raw_of(record))
+    assert dict(read) == {k: record[k] for k in ("id", "date_modified", "sku")}
+
+
 def test_nulls_and_unknown_fields_inside_objects_pass_as_the_converter_leaves_them(sample):
     record = copy.deepcopy(sample["products"][3])
     record["date_created"] = None
@@ -175,6 +195,7 @@ def test_nulls_and_unknown_fields_inside_objects_pass_as_the_converter_leaves_th
 MUTATIONS: list[t.Callable[[random.Random, t.Any], t.Any]] = [
     lambda rng, v: "2018-11-13T21:42:06Z",
     lambda rng, v: "2018-11-13T21:42:06+00:00",
+    lambda rng, v: "2018-11-13T21:42:06+00:00\n",
     lambda rng, v: "Tue, 20 Nov 2012 00:00:00 +0000",
     lambda rng, v: "",
     lambda rng, v: None,

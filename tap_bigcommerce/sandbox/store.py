@@ -122,18 +122,20 @@ class Store:
     ``plateau=None`` applies the default rule (300 records share one ``date_modified`` when a
     resource has at least 600 records), ``0`` disables it, ``k`` puts ``k`` records on it.
     ``archived_rate`` is the share of orders that are archived (``is_deleted``).
-    ``undocumented`` adds fields to every record of a resource, as the live API does when it
-    gains a field before the docs (and the tap's schemas) list it.
+    ``undocumented`` adds fields to the records of a resource (every ``undocumented_every``-th
+    id), as the live API does when it gains a field before the docs (and the tap's schemas)
+    list it.
     """
 
     def __init__(
         self, seed: int = 1, products: int = 120, customers: int = 80, orders: int = 150,
         plateau: int | None = None, archived_rate: float = 0.02,
         cache_bytes: int | None = DEFAULT_CACHE_BYTES,
-        undocumented: dict[str, dict[str, Any]] | None = None,
+        undocumented: dict[str, dict[str, Any]] | None = None, undocumented_every: int = 1,
     ) -> None:  # fmt: skip
         self.seed = seed
         self.undocumented = {name: dict(extra) for name, extra in (undocumented or {}).items()}
+        self.undocumented_every = max(1, undocumented_every)
         self.store_hash = "abc123"  # set by Sandbox; only used in v2 stub URLs
         self.plateau_setting = plateau
         self.plateau_at: dict[str, int | None] = {}
@@ -237,7 +239,8 @@ class Store:
                 n_customers=self._n_customers_seeded, store_hash=self.store_hash, includes=inc,
                 object_structure=object_structure,
             )  # fmt: skip
-        rec.update(self.undocumented.get(resource, {}))
+        if rid % self.undocumented_every == 0:
+            rec.update(self.undocumented.get(resource, {}))
         return rec
 
     def record_json(
