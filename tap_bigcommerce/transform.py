@@ -153,10 +153,6 @@ class RawRecord(dict):  # type: ignore[type-arg]
         super().__init__(keys)
         self.raw = raw
 
-    def expand(self) -> dict[str, t.Any]:
-        """The whole record, decoded."""
-        return t.cast("dict[str, t.Any]", _json.decode(self.raw))
-
 
 class PassThrough:
     """Recognises v3 records that `compile_record_converter` would leave as they are.
