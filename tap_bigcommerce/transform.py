@@ -58,10 +58,17 @@ def to_iso(raw: t.Any) -> str | None:
 def to_decimal(raw: t.Any) -> t.Any:
     """v2 money (`"336.3200"`) as an exact Decimal; numbers pass; `""` is None."""
     if isinstance(raw, str):
-        if not raw.strip():
-            return None
-        return decimal.Decimal(raw)
+        return _text_to_decimal(raw)
     return raw
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_to_decimal(raw: str) -> decimal.Decimal | None:
+    # An order carries about 135 money values, most of them the same few ("0.0000"):
+    # Decimals are immutable, so one can stand for every equal text.
+    if not raw.strip():
+        return None
+    return decimal.Decimal(raw)
 
 
 def _types(prop: t.Mapping[str, t.Any]) -> set[str]:
