@@ -285,6 +285,7 @@ class BigCommerceStream(LeanRecordsMixin):
         self._feeds_children = self.has_selected_descendents
         self._prepared = self._sent_as_is = 0
         emitted, last_report = 0, time.monotonic()
+        report_every = PROGRESS_EVERY_PAGES * self.page_size
         previous = None
         # One record of look-ahead tells which record is the last, so the final batch of
         # child rows is handed over before it.
@@ -293,7 +294,7 @@ class BigCommerceStream(LeanRecordsMixin):
                 yield self._prepare(previous, last=False)
                 emitted += 1
             previous = record
-            due = emitted and emitted % (PROGRESS_EVERY_PAGES * self.page_size) == 0
+            due = emitted and emitted % report_every == 0
             if due or time.monotonic() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.monotonic()
                 self._log_progress(emitted)
