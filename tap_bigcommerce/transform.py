@@ -149,14 +149,15 @@ def compile_record_converter(
 class RawRecord(dict):  # type: ignore[type-arg]
     """A record whose JSON already is what its schema promises, kept as the API sent it.
 
-    As a dict it holds only what paging and bookmarks read (`id`, `date_modified`); `raw` is
-    the whole record, written out as it came instead of being decoded and encoded again.
+    As a dict it holds only what paging and bookmarks read (`id`, `date_modified`, and the
+    catalog's key and replication key); `raw` is the whole record, written out as it came
+    instead of being decoded and encoded again.
     """
 
     __slots__ = ("raw",)
 
     def __init__(self, keys: dict[str, t.Any], raw: msgspec.Raw) -> None:
-        """`keys`: the record's decoded `id` and `date_modified`; `raw`: its JSON."""
+        """`keys`: those fields, decoded; `raw`: the record's JSON."""
         super().__init__(keys)
         self.raw = raw
 
