@@ -336,11 +336,12 @@ def _return_freed_bodies_to_the_os() -> None:
     By default glibc raises that threshold as large blocks are freed; megabyte bodies then
     come from the worker threads' heaps, which keep growing over a long sync (measured: peak
     RSS 72 MB at 10k products, 87 MB at 100k). With the threshold fixed, a freed body goes
-    back to the OS and memory stays flat (67 and 68 MB). Elsewhere (macOS) nothing changes.
+    back to the OS and memory stays flat (67 and 68 MB). Elsewhere (macOS, Windows) nothing
+    changes.
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no C library to ask, or no mallopt in it
         return
     mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
 
