@@ -65,7 +65,8 @@ def to_decimal(raw: t.Any) -> t.Any:
 @functools.lru_cache(maxsize=4096)
 def _text_to_decimal(raw: str) -> decimal.Decimal | None:
     # An order carries about 135 money values, most of them the same few ("0.0000"):
-    # Decimals are immutable, so one can stand for every equal text.
+    # Decimals are immutable, so one can stand for every equal text. (Errors are not cached;
+    # the tap never changes the decimal context, so a text always reads the same.)
     if not raw.strip():
         return None
     return decimal.Decimal(raw)
