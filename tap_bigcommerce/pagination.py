@@ -141,12 +141,6 @@ class _V3Flavour(Flavour):
             next_cursor=cursor.get("end_cursor"),
         )
 
-    def probe_params(
-        self, lower: dt.datetime | None, upper: dt.datetime | None, rank: int
-    ) -> Params:
-        """v3 can leave out every field but the date."""
-        return {**super().probe_params(lower, upper, rank), "include_fields": "date_modified"}
-
 
 class ProductsFlavour(_V3Flavour):
     """`/v3/catalog/products`: `sort=date_modified&direction=asc`, plateau by `id:greater`."""
@@ -258,6 +252,9 @@ class OrdersFlavour(Flavour):
 
 
 Fetch = t.Callable[[Params], Page]
+#: Reads the rest of a window after its first page: given that page, where a keyset read
+#: would go on (`lower`, and the ids already yielded at `lower`) and the upper bound.
+Handoff = t.Callable[[Page, dt.datetime, dt.datetime, set[t.Any]], t.Iterator["Record"]]
 
 
 def modified_at(record: t.Any, resource: str) -> dt.datetime:
@@ -295,21 +292,31 @@ class KeysetReader:
         lower: dt.datetime | None,
         upper: dt.datetime | t.Callable[[], dt.datetime],
         seen: set[t.Any] | None = None,
+        then: Handoff | None = None,
     ) -> t.Iterator[Record]:
         """Yield each record modified in [lower, upper], in `date_modified` order.
 
         `upper` may be a function, called once the first response has arrived (it reads the
         store's clock from that response); the first request then goes without an upper
         bound and whatever it returns past the bound is left for the next run.
+
+        `then`, if given, reads the rest once the first page's records are out, if there is
+        a rest: from where this reader would go on, which is all it relies on.
         """
         # Ids already yielded whose date_modified equals `lower` (given when resuming a read).
         seen = set(seen or ())
         bound = None if callable(upper) else upper
+        opening: Page | None = None
         while bound is None or lower is None or lower <= bound:
+            # (Past the first page, `bound` and `lower` are both set.)
+            if then is not None and opening is not None and bound and lower:
+                yield from then(opening, lower, bound, seen)
+                return
             page = self.fetch(self.flavour.window_params(lower, bound, self.limit))
             if bound is None:
                 bound = upper() if callable(upper) else upper
                 page = _cut(page, bound, self.modified_at)
+            opening = opening or page
             stamped = [(self.modified_at(record), record) for record in page.records]
             if not stamped:
                 return
@@ -442,15 +449,20 @@ class SnapshotReader:
         self.restarts = 0
 
     def read(
-        self, lower: dt.datetime | None, upper: dt.datetime, expected: int | None = None
+        self,
+        lower: dt.datetime | None,
+        upper: dt.datetime,
+        expected: int | None = None,
+        seen: set[t.Any] | None = None,
     ) -> t.Iterator[Record]:
         """Yield each record modified in [lower, upper], in `date_modified` order.
 
         `expected`, an estimate of how many records the window holds (from an earlier
         response), lets the pages it predicts go out together with page 1 instead of
-        waiting for page 1's total.
+        waiting for page 1's total. `seen`: ids already yielded at `lower` (when this
+        goes on from a keyset read), skipped.
         """
-        seen: set[t.Any] = set()
+        seen = set(seen or ())
         while lower is None or lower <= upper:
             outcome: list[t.Any] = []
             yield from self._pass(lower, upper, seen, outcome, expected)

@@ -334,20 +334,17 @@ class BigCommerceStream(LeanRecordsMixin):
     ) -> t.Iterator[dict]:
         """Read a window with up to `requests_in_flight` requests under way at once.
 
-        v3 (products, customers): pages by number over the seconds before the run, proven
-        by their totals (`SnapshotReader`), then the current second by keyset. v2 (orders):
-        the window is cut into parts, each read by keyset like a whole window, and parts are
-        yielded in order. Either way records come oldest first and the bookmark stays true.
-        A small v2 window is read as one, reusing the first page, at no extra request.
+        v3 (products, customers): the first page as a serial read has it, then pages by
+        number over the seconds before the run, proven by their totals (`SnapshotReader`),
+        and the current second by keyset. v2 (orders): the window is cut into parts, each
+        read by keyset like a whole window, and parts are yielded in order. Either way
+        records come oldest first and the bookmark stays true. A window that fits in one
+        page (an hourly run's changes) costs one request, as when read serially.
         """
-        expected = None
-        if self.flavour.version == "v3" and self.client.server_now() is None:
-            # One tiny request tells the store's clock and quota before the plan is made, and
-            # about how many records there are.
-            expected = self.fetch_page(self.flavour.probe_params(lower, None, 0)).total
-        roomy = self.requests_in_flight > 1
-        if roomy and self.flavour.version == "v3":
-            yield from self._read_snapshot(reader, lower, expected)
+        if self.flavour.version == "v3":
+            # The first page tells the store's clock, its quota and how many records there
+            # are; the plan for the rest waits for it.
+            yield from reader.read(lower, self.server_second, then=self._rest_side_by_side)
             return
         first = self.fetch_page(self.flavour.window_params(lower, None, self.page_size))
         upper = self.server_second()
@@ -378,36 +375,35 @@ class BigCommerceStream(LeanRecordsMixin):
                 seen = {r["id"] for r in records if reader.modified_at(r) == last}
                 yield from reader.read(last, window[1], seen)
 
-    def _read_snapshot(
-        self, reader: KeysetReader, lower: dt.datetime | None, expected: int | None
+    def _rest_side_by_side(
+        self, first: Page, lower: dt.datetime, now: dt.datetime, seen: set[t.Any]
     ) -> t.Iterator[dict]:
-        """A v3 window: pages by number, side by side, then the current second by keyset.
+        """The rest of a v3 window after its first page: [lower, now], `seen` already out.
 
-        v3 says in every page how many records the window holds, so the totals prove that
-        nothing moved (`SnapshotReader`). `expected`: about how many records there are, if a
-        response said so.
+        Pages by number over the seconds before `now`, side by side, then the current second
+        by keyset. v3 says in every page how many records the window holds, so the totals
+        prove that nothing moved (`SnapshotReader`). Serially if the quota leaves no room,
+        or if only the current second is left.
         """
+        reader = KeysetReader(self.flavour, self.fetch_page, self.page_size)
+        if self.requests_in_flight < 2 or lower >= now:
+            yield from reader.read(lower, now, seen)
+            return
         snapshot = SnapshotReader(
             self.flavour, reader, self.pages_side_by_side, self.requests_in_flight
         )
-        now = self.server_second()
+        # About how many records are left: the first page's total counted it too.
+        expected = None if first.total is None else first.total - len(first.records) + len(seen)
         # The current second is read by keyset, like a serial read: a record written in
         # it later is read by the next run, which starts at the bookmark, inclusive. So it
         # may as well be asked for now, alongside the pages, rather than after them.
-        current = now if lower is None else max(lower, now)
         ahead = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-current")
-        # (A start_date or bookmark past the store's clock leaves nothing to ask for.)
-        asked = None
-        if current <= now:
-            params = self.flavour.window_params(current, now, self.page_size)
-            asked = ahead.submit(self.fetch_page, params)
+        asked = ahead.submit(self.fetch_page, self.flavour.window_params(now, now, self.page_size))
         try:
             # The snapshot needs a window no record can still enter: the seconds before now.
-            yield from snapshot.read(lower, now - ONE_SECOND, expected)
-            if asked is not None:
-                replay = _Replay(asked.result(), self.fetch_page)
-                keyset = KeysetReader(self.flavour, replay, self.page_size)
-                yield from keyset.read(current, now)
+            yield from snapshot.read(lower, now - ONE_SECOND, expected, seen)
+            replay = _Replay(asked.result(), self.fetch_page)
+            yield from KeysetReader(self.flavour, replay, self.page_size).read(now, now)
         finally:
             ahead.shutdown(wait=False, cancel_futures=True)
         if snapshot.restarts:

@@ -61,13 +61,13 @@ class MemoryProducts:
         assert self.requests < 10_000, "reader loops"
         self.on_request()
         lo = params.get("date_modified:min")
-        hi = params["date_modified:max"]
+        hi = params.get("date_modified:max")
         parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
         rows = [
             (dm, i)
             for i, dm in self.rows.items()
             if (lo is None or dm >= parse(lo))
-            and dm <= parse(hi)
+            and (hi is None or dm <= parse(hi))
             and i > int(params.get("id:greater", 0))
         ]
         if params["sort"] == "id":
@@ -295,9 +295,51 @@ def test_a_second_read_whole_before_a_restart_is_not_read_again():
     assert len(by_id) == 9, "second 5 was read by id again after the restart"
 
 
+def test_a_window_in_one_page_is_read_with_one_request_and_no_handoff():
+    store = MemoryProducts([0, 0, 1, 2, 3])
+    handed: list = []
+    reader = KeysetReader(ProductsFlavour(), store.fetch, 7)
+    got = list(reader.read(None, lambda: BASE + dt.timedelta(days=1), then=handed.append))
+    assert [r["id"] for r in got] == [1, 2, 3, 4, 5]
+    assert store.requests == 1
+    assert not handed
+
+
+@pytest.mark.parametrize(
+    ("stamps", "start", "lower", "seen"),
+    [
+        # The page ends inside second 2: go on from second 2, its ids on the page seen.
+        ([0, 0, 1, 1, 2, 2, 2, 2, 3, 4], None, 2, {5, 6, 7}),
+        # Likewise when the page holds only second 0 but the read has no lower bound.
+        ([0] * 9 + [1, 2, 3], None, 0, set(range(1, 8))),
+        # A page all at the lower bound (more records share it than a page holds): that
+        # second is walked by id first, then the rest starts after it.
+        ([0] * 9 + [1, 2, 3], 0, 1, set()),
+    ],
+)
+def test_the_rest_is_handed_over_from_where_a_keyset_read_would_go_on(stamps, start, lower, seen):
+    store = MemoryProducts(stamps)
+    handed: list = []
+
+    def rest(first, at, upper, ids):
+        handed.append((first, at, upper, ids))
+        return iter(())
+
+    upper = BASE + dt.timedelta(days=1)
+    begin = None if start is None else BASE + dt.timedelta(seconds=start)
+    reader = KeysetReader(ProductsFlavour(), store.fetch, 7)
+    got = list(reader.read(begin, lambda: upper, then=rest))
+    ((first, at, bound, ids),) = handed
+    assert (at, bound, ids) == (BASE + dt.timedelta(seconds=lower), upper, seen)
+    assert first.total == len(stamps)
+    # Everything before the handover is out, in order, and nothing twice.
+    assert [r["id"] for r in got] == [i for i, s in enumerate(stamps, 1) if s < lower or i in seen]
+
+
+@pytest.mark.parametrize("opening", ["snapshot", "keyset page first"])
 @pytest.mark.parametrize("fetch_pages", [in_order, threaded])
 @pytest.mark.parametrize("seed", range(25))
-def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, fetch_pages):
+def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, fetch_pages, opening):
     rng = random.Random(seed)
     stamps = sorted(rng.choice([0, 1, 2, 3, 50, 50, 50, 50, 51, 52]) for _ in range(90))
     store = MemoryProducts(stamps)
@@ -316,10 +358,20 @@ def test_snapshot_loses_nothing_in_a_changing_store_with_unstable_ties(seed, fet
     upper = BASE + dt.timedelta(seconds=99)  # in the past: changes land beyond it
     store.jitter = 0.001
     reader = snapshot(store, 7, fetch_pages, first_round=4)
-    first = list(reader.read(None, upper, expected=len(store.rows)))
+    if opening == "snapshot":
+        first = list(reader.read(None, upper, expected=len(store.rows)))
+    else:  # as the tap reads v3: the first page by keyset (no upper bound), then the rest
+        keyset = KeysetReader(ProductsFlavour(), store.fetch, 7)
+
+        def rest(page, lower, bound, seen):
+            return reader.read(lower, bound, page.total, seen)
+
+        first = list(keyset.read(None, lambda: upper, then=rest))
     store.on_request = lambda: None
     moments = [r["date_modified"] for r in first]
     assert moments == sorted(moments)
+    versions = [(r["id"], r["v"]) for r in first]
+    assert len(versions) == len(set(versions)), "a record was written twice as it was"
     bookmark = dt.datetime.fromisoformat(first[-1]["date_modified"])
     second = list(
         KeysetReader(ProductsFlavour(), store.fetch, 7).read(bookmark, BASE + dt.timedelta(days=1))

@@ -316,6 +316,27 @@ def test_incremental_run_reads_only_changes_and_the_bookmark(sandbox, store):
         assert got <= set(chosen) | at_bookmark, stream
 
 
+def test_a_run_with_a_few_changes_costs_one_request_a_stream(sandbox, store):
+    config = sandbox_config(sandbox.api_url, page_size=20)  # several pages a stream
+    first = run_tap(config)
+    assert first.returncode == 0, first.stderr
+    for stream in PARENTS:
+        store.touch(stream, [2, 3])
+    sandbox.reset_log()
+    second = run_tap(config, state=first.final_state)
+    assert second.returncode == 0, second.stderr
+    listings = {"products": "/v3/catalog/products", "customers": "/v3/customers",
+                "orders": "/v2/orders"}  # fmt: skip
+    asked = Counter(
+        stream for r in sandbox.requests for stream, path in listings.items()
+        if r.path.endswith(path)
+    )  # fmt: skip
+    # The first page tells the store's clock and holds every change: nothing else is asked.
+    assert asked == {stream: 1 for stream in PARENTS}
+    for stream in PARENTS:
+        assert {2, 3} <= set(ids(second.records(stream))), stream
+
+
 def test_record_equal_to_bookmark_is_not_lost(sandbox, store):
     first = run_tap(sandbox_config(sandbox.api_url))
     bookmark = first.final_state["bookmarks"]["orders"]["replication_key_value"]
