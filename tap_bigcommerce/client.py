@@ -226,6 +226,13 @@ class BigCommerceClient:
         self._server_clock: tuple[float, float] | None = None
         self._reached = False
         self._cancelled = threading.Event()
+        # Every thread's session draws on one pool of connections (urllib3's pools are
+        # thread-safe): threads come and go with each stream and pass, and over HTTPS each
+        # new connection costs a TLS handshake. The pacer never lets more than
+        # `max_in_flight` be in use at once; the pool keeps that many (plus the main thread's).
+        self._connections = requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=self.pacer.max_in_flight + 1, max_retries=0
+        )
 
     def cancel(self) -> None:
         """Make every request under way give up instead of retrying (the run is ending)."""
@@ -237,6 +244,8 @@ class BigCommerceClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            for scheme in ("https://", "http://"):
+                session.mount(scheme, self._connections)
             session.headers.update(
                 {
                     "X-Auth-Token": self.store.access_token,

@@ -186,6 +186,17 @@ def test_requests_in_flight_follow_the_stores_quota(quota, expected_peak):
     assert (peak, limited) == (expected_peak, 0)
 
 
+@pytest.mark.parametrize("in_flight", [2, 8])
+def test_threads_and_streams_share_their_connections(in_flight):
+    # Each stream and pass brings new threads; over HTTPS a new connection is a handshake.
+    store = Store(seed=4, products=400, customers=400, orders=300, plateau=0)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        run = run_tap(sandbox_config(sb.api_url, page_size=20, max_requests_in_flight=in_flight))
+        assert run.returncode == 0, run.stderr
+        assert len(sb.requests) > 10 * in_flight
+        assert sb.connections_opened <= in_flight + 2, sb.connections_opened
+
+
 def most_at_once(sb: Sandbox, starts: list, wanted) -> int:
     """The most requests matching `wanted` under way at one moment (start hook, end log)."""
     key = lambda r: (r.path, tuple(sorted(r.query.items())))  # noqa: E731

@@ -117,6 +117,8 @@ class Sandbox:
         self._active = 0
         #: The most requests being answered at one moment since the log was last reset.
         self.peak_in_flight = 0
+        #: TCP connections accepted since the log was last reset (keep-alive reuses them).
+        self.connections_opened = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -231,6 +233,7 @@ class Sandbox:
         with self._log_lock:
             self._log.clear()
             self.peak_in_flight = self._active
+            self.connections_opened = 0
 
     def _record(self, info: RequestInfo) -> None:
         with self._log_lock:
@@ -377,6 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.sandbox._log_lock:
             self.sandbox._connections.add(self.connection)
+            self.sandbox.connections_opened += 1
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
