@@ -33,3 +33,4 @@ def test_quick_benchmark_prints_a_table() -> None:
     fields = lines[header + 2].split()
     assert fields[fields.index("tap") + 1] == "500"  # every record of the quick store came out
     assert re.search(r"tap/bare rec/s [\d.]+x", done.stdout)
+    assert re.search(r"start-up, no request .*: tap [\d.]+ s .*, bare [\d.]+ s", done.stdout)
