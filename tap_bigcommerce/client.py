@@ -229,9 +229,9 @@ class BigCommerceClient:
         # Every thread's session draws on one pool of connections (urllib3's pools are
         # thread-safe): threads come and go with each stream and pass, and over HTTPS each
         # new connection costs a TLS handshake. The pacer never lets more than
-        # `max_in_flight` be in use at once; the pool keeps that many (plus the main thread's).
+        # `max_in_flight` requests (any thread's) be under way at once: the pool keeps that many.
         self._connections = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=self.pacer.max_in_flight + 1, max_retries=0
+            pool_connections=1, pool_maxsize=self.pacer.max_in_flight, max_retries=0
         )
 
     def cancel(self) -> None:

@@ -309,6 +309,28 @@ def test_plateau_larger_than_a_page_is_read_whole():
         assert len(got) == len(set(got))
 
 
+def test_a_run_from_a_bulk_imports_second_asks_for_no_page_past_the_end():
+    # The bookmark sits on a second shared by more records than a page holds (a bulk
+    # import): the first page is all of that second, which is then walked by id. The pages
+    # sent out together with page 1 of the rest must not count that second again.
+    store = Store(seed=8, products=300, customers=1, orders=1, plateau=60)
+    at = store.plateau_at["products"]
+    assert at is not None
+    later = sum(1 for moment in store.table("products").modified if moment > at)
+    bookmark = dt.datetime.fromtimestamp(at, tz=dt.timezone.utc).isoformat()
+    state = {"bookmarks": {"products": {"replication_key": "date_modified",
+                                        "replication_key_value": bookmark}}}  # fmt: skip
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        config = sandbox_config(sb.api_url, page_size=20)
+        catalog = select_only(json.loads(run_tap(config, "--discover").stdout), ["products"])
+        sb.reset_log()
+        run = run_tap(config, catalog=catalog, state=state)
+        numbered = [int(r.query["page"]) for r in sb.requests if "page" in r.query]
+    assert run.returncode == 0, run.stderr
+    assert len(run.records("products")) == 60 + later
+    assert numbered and max(numbered) <= -(-later // 20), sorted(numbered)
+
+
 def test_incremental_run_reads_only_changes_and_the_bookmark(sandbox, store):
     first = run_tap(sandbox_config(sandbox.api_url))
     state = first.final_state
