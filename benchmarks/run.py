@@ -162,6 +162,11 @@ def count_records(stream: t.IO[bytes], out: list[int]) -> None:
     out.append(n)
 
 
+def under_launcher(command: list[str], report: Path) -> list[str]:
+    """`command` run by `measured.py`, which writes its wall time, CPU and peak RSS to `report`."""
+    return [sys.executable, "-I", "-S", str(HERE / "measured.py"), str(report), "--", *command]
+
+
 def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
     """Run `command`, count its records, and read its cost from the OS and the sandbox.
 
@@ -172,10 +177,9 @@ def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
     limited_before = sb.rate_limited
     stderr_path = workdir / f"{runner}.stderr"
     report = workdir / f"{runner}.report.json"
-    launcher = [sys.executable, "-I", "-S", str(HERE / "measured.py"), str(report), "--"]
     with stderr_path.open("wb") as stderr:
         proc = subprocess.Popen(
-            [*launcher, *command], stdout=subprocess.PIPE, stderr=stderr, env=clean_env()
+            under_launcher(command, report), stdout=subprocess.PIPE, stderr=stderr, env=clean_env()
         )
         assert proc.stdout is not None
         counted: list[int] = []
@@ -213,8 +217,7 @@ def startup_s(command: list[str], workdir: Path, tries: int = 3) -> float:
     best = math.inf
     report = workdir / "startup.report.json"
     for _ in range(tries):
-        launcher = [sys.executable, "-I", "-S", str(HERE / "measured.py"), str(report), "--"]
-        subprocess.run([*launcher, *command], capture_output=True, env=clean_env(), check=False)
+        subprocess.run(under_launcher(command, report), capture_output=True, env=clean_env())
         best = min(best, json.loads(report.read_text())["wall_s"])
     return best
 

@@ -212,12 +212,18 @@ def most_at_once(sb: Sandbox, starts: list, wanted) -> int:
     return peak
 
 
+def only(sb: Sandbox, *names: str) -> dict:
+    """The sandbox's discovered catalog with only the streams `names` selected."""
+    discovered = run_tap(sandbox_config(sb.api_url), "--discover")
+    return select_only(json.loads(discovered.stdout), names)
+
+
 def test_orders_parts_side_by_side_stay_within_the_memory_budget():
     # Orders are heavy (line items); parts wait in memory for their turn, so no more are read
     # at once than hold about 1,000 orders: two parts of two pages, not eight.
     store = Store(seed=2, products=1, customers=1, orders=5000)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, latency_ms=20) as sb:
-        catalog = orders_only(sb)
+        catalog = only(sb, "orders")
         starts: list = []
         sb.hooks.append(starts.append)
         run = run_tap(sandbox_config(sb.api_url), catalog=catalog)
@@ -234,8 +240,7 @@ def test_an_error_on_the_readers_side_stops_requests_still_retrying():
     # meanwhile pages 3 to 9 get 503 and wait to retry: the failure must stop them.
     store = Store(seed=5, products=400, customers=1, orders=1, plateau=0)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, latency_ms=20) as sb:
-        discovered = run_tap(sandbox_config(sb.api_url), "--discover")
-        catalog = select_only(json.loads(discovered.stdout), ["products"])
+        catalog = only(sb, "products")
         # (Of 20 pages, "page=3" matches page 3 alone, "page=2" pages 2 and 20.)
         sb.faults.add("drop_field:date_modified", path_contains="page=2", times=None)
         for page in range(3, 10):
@@ -255,15 +260,10 @@ def test_an_error_on_the_readers_side_stops_requests_still_retrying():
     assert max(refused.values()) == 1, f"pages retried after the run had failed: {refused}"
 
 
-def orders_only(sb: Sandbox) -> dict:
-    discovered = run_tap(sandbox_config(sb.api_url), "--discover")
-    return select_only(json.loads(discovered.stdout), ["orders"])
-
-
 def test_orders_on_a_standard_quota_are_read_without_planning_requests():
     store = Store(seed=2, products=1, customers=1, orders=3000)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
-        catalog = orders_only(sb)
+        catalog = only(sb, "orders")
         asked = []
         for in_flight in (8, 1):
             sb.set_quota(150, window_ms=30_000)  # learnt from the first answer: one at a time
@@ -280,7 +280,7 @@ def test_orders_on_a_standard_quota_are_read_without_planning_requests():
 def test_orders_whose_count_fails_are_read_whole():
     store = Store(seed=2, products=1, customers=1, orders=1200)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
-        catalog = orders_only(sb)
+        catalog = only(sb, "orders")
         sb.faults.add("500", path_contains="/v2/orders/count", times=None)
         run = run_tap(sandbox_config(sb.api_url, max_retries=1), catalog=catalog)
     assert run.returncode == 0, run.stderr
@@ -322,7 +322,7 @@ def test_a_run_from_a_bulk_imports_second_asks_for_no_page_past_the_end():
                                         "replication_key_value": bookmark}}}  # fmt: skip
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
         config = sandbox_config(sb.api_url, page_size=20)
-        catalog = select_only(json.loads(run_tap(config, "--discover").stdout), ["products"])
+        catalog = only(sb, "products")
         sb.reset_log()
         run = run_tap(config, catalog=catalog, state=state)
         numbered = [int(r.query["page"]) for r in sb.requests if "page" in r.query]
