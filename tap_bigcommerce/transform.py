@@ -83,7 +83,8 @@ def _compile(prop: t.Mapping[str, t.Any], money_as_text: bool) -> Convert | None
     if prop.get("format") == "date-time":
         return to_iso
     if "number" in kinds:
-        return to_decimal if money_as_text else None
+        # A field that may also be text (`payment_provider_id`) keeps its text as sent.
+        return to_decimal if money_as_text and "string" not in kinds else None
     as_object = _compile_object(prop, money_as_text) if prop.get("properties") else None
     items = prop.get("items")
     each = _compile(items, money_as_text) if isinstance(items, dict) else None

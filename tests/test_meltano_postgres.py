@@ -357,3 +357,33 @@ def test_dates_are_timestamps(loaded: Loaded):
         names = ["date_created", "date_modified"] + (["date_shipped"] * (stream == "orders"))
         for name in names:
             assert types[name].startswith("timestamp"), (stream, name, types[name])
+
+
+#: Columns the spec types as `number` that once were `integer` (issue: spec types).
+WIDENED = {
+    "order_products": ["quantity_refunded", "quantity_shipped", "return_id"],
+    "order_shipping_addresses": ["items_total", "items_shipped", "shipping_zone_id"],
+    "orders": ["items_total", "items_shipped", "shipping_address_count", "customer_id"],
+}
+
+
+def test_widened_columns_are_numeric_and_hold_fractions(loaded: Loaded):
+    for table, columns in WIDENED.items():
+        types = dict(
+            query(
+                loaded.pg,
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s",
+                loaded.schema,
+                table,
+            )
+        )
+        fractions = 0
+        for name in columns:
+            assert types[name] == "numeric", (table, name, types[name])
+            (count,) = query(
+                loaded.pg,
+                f'SELECT count(*) FROM "{loaded.schema}"."{table}" WHERE {name} <> trunc({name})',
+            )[0]
+            fractions += count
+        assert fractions > 0, f"no fractional value reached {table}"

@@ -266,3 +266,11 @@ def test_a_stream_none_of_whose_records_pass_stops_being_checked(sample):
         for product in sample["products"]:
             kept.read(raw_of(product))
     assert kept.worth_trying
+
+
+def test_v2_fields_that_may_be_text_or_number_keep_their_text():
+    """`payment_provider_id` is `number` or `string` in the spec: its text is no money."""
+    schema = {"properties": {"payment_provider_id": {"type": ["string", "number", "null"]}}}
+    convert = compile_record_converter(schema, money_as_text=True)
+    assert convert({"payment_provider_id": "pi_3Kx"}) == {"payment_provider_id": "pi_3Kx"}
+    assert convert({"payment_provider_id": 12.5}) == {"payment_provider_id": 12.5}

@@ -325,7 +325,9 @@ def list_customer_addresses(store: Store, q: dict[str, str]) -> Response:
             _, _, version, _ = store.state("customers", cid)
         except KeyError:
             continue
-        rows.extend(records.customer_addresses(store.seed, cid, version))
+        rows.extend(
+            store.spread("customer_addresses", records.customer_addresses(store.seed, cid, version))
+        )
     chunk = rows[(page - 1) * limit : page * limit]
     return json_response(
         {"data": chunk, "meta": {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}}
@@ -492,8 +494,11 @@ def order_sub(store: Store, q: dict[str, str], oid: int, what: str) -> Response:
     """``/v2/orders/{id}/products`` and ``/shipping_addresses``: paged arrays, 204 past the end."""
     page, limit = _v2_page_limit(q)
     _, _, version, _ = _order_state(store, oid)
-    build = records.order_products if what == "products" else records.order_shipping_addresses
-    items = build(store.seed, oid, version, store.store_hash)
+    if what == "products":
+        stream, build = "order_products", records.order_products
+    else:
+        stream, build = "order_shipping_addresses", records.order_shipping_addresses
+    items = store.spread(stream, build(store.seed, oid, version, store.store_hash))
     chunk = items[(page - 1) * limit : page * limit]
     return json_response(chunk) if chunk else Response(204)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import records
+from .spread import spread
 
 RESOURCES = ("products", "customers", "orders")
 # Seeded history spans 2018-01-01 .. 2025-06-01 UTC: fixed so data never depends on the clock.
@@ -132,8 +133,10 @@ class Store:
         plateau: int | None = None, archived_rate: float = 0.02,
         cache_bytes: int | None = DEFAULT_CACHE_BYTES,
         undocumented: dict[str, dict[str, Any]] | None = None, undocumented_every: int = 1,
+        spread_values: bool = True,
     ) -> None:  # fmt: skip
         self.seed = seed
+        self.spread_values = spread_values
         self.undocumented = {name: dict(extra) for name, extra in (undocumented or {}).items()}
         self.undocumented_every = max(1, undocumented_every)
         self.store_hash = "abc123"  # set by Sandbox; only used in v2 stub URLs
@@ -239,9 +242,18 @@ class Store:
                 n_customers=self._n_customers_seeded, store_hash=self.store_hash, includes=inc,
                 object_structure=object_structure,
             )  # fmt: skip
+        if self.spread_values:
+            spread(resource, rec, self.seed)
         if rid % self.undocumented_every == 0:
             rec.update(self.undocumented.get(resource, {}))
         return rec
+
+    def spread(self, stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows of a per-parent listing, spread as `record` spreads whole records."""
+        if self.spread_values:
+            for row in rows:
+                spread(stream, row, self.seed)
+        return rows
 
     def record_json(
         self, resource: str, rid: int, includes: Iterable[str] = (), *,

@@ -1,0 +1,190 @@
+"""Derive `spec_types.json` from BigCommerce's OpenAPI files, and audit the schemas.
+
+``python -m tap_bigcommerce.sandbox.spec_derive --spec-dir DIR`` rewrites the tree from the
+spec files in DIR (needs PyYAML); ``--audit`` then lists every place where a schema in
+``schemas/`` is narrower than the spec (and exits 1 if there is one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing as t
+from pathlib import Path
+
+from tap_bigcommerce.sandbox.spec_types import Node, load_tree, narrowings, tree_file
+
+#: The list response's item: product_Full plus `channels` (with include=channels).
+_PRODUCT_LIST_ITEM = (
+    "paths", "/catalog/products", "get", "responses", "200", "content", "application/json",
+    "schema", "properties", "data", "items",
+)  # fmt: skip
+SOURCES: dict[str, tuple[str, str | tuple[str, ...]]] = {
+    "products": ("products_catalog.v3.yml", _PRODUCT_LIST_ITEM),
+    "product_variants": ("products_catalog.v3.yml", "productVariant_Full"),
+    "product_images": ("products_catalog.v3.yml", "productImage_Full"),
+    "product_custom_fields": ("products_catalog.v3.yml", "customFieldData"),
+    "customers": ("customers.v3.yml", "customer_Full"),
+    "customer_addresses": ("customers.v3.yml", "address_Full"),
+    "orders": ("orders.v2.oas2.yml", "order_Resp"),
+    "order_products": ("orders.v2.oas2.yml", "orderProducts"),
+    "order_shipping_addresses": ("orders.v2.oas2.yml", "orderShippingAddress"),
+}
+#: Properties documented outside the record's own component: (stream, property) -> the spec
+#: file, the component and whether the property is a list of it.
+EXTRA_PROPERTIES: dict[tuple[str, str], tuple[str, str, bool]] = {
+    # In every response with include=variants, missing from product_Full.
+    ("products", "variants"): ("products_catalog.v3.yml", "productVariant_Full", True),
+}
+
+
+class _Spec:
+    """One spec file, its `$ref`s resolved and its schemas normalised into nodes."""
+
+    def __init__(self, path: Path) -> None:
+        import yaml  # only needed to regenerate the tree
+
+        self.document = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def component(self, name: str | tuple[str, ...]) -> Node:
+        """A component schema by name, or any schema by its path in the document."""
+        path = ("components", "schemas", name) if isinstance(name, str) else name
+        target: t.Any = self.document
+        for part in path:
+            target = target[part]
+        return self.node(target, ())
+
+    def _resolve(self, ref: str) -> dict:
+        target: t.Any = self.document
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        return t.cast("dict", target)
+
+    def node(self, schema: dict, seen: tuple[str, ...]) -> Node:
+        ref = schema.get("$ref")
+        if ref is not None:
+            if ref in seen:  # a recursive schema: anything below this depth
+                return {"types": None, "nullable": True}
+            return self.node(self._resolve(ref), (*seen, ref))
+        parts = [self.node(s, seen) for s in schema.get("allOf", [])]
+        alternatives = [self.node(s, seen) for s in schema.get("anyOf", schema.get("oneOf", []))]
+        own: Node = {"types": None, "nullable": bool(schema.get("nullable"))}
+        kind = schema.get("type")
+        if kind is not None:
+            own["types"] = sorted(set(kind) if isinstance(kind, list) else {kind})
+        if "enum" in schema:
+            own["enum"] = list(schema["enum"])
+            if None in own["enum"]:
+                own["nullable"] = True
+            if own["types"] is None:  # an enum without a type: the types of its values
+                own["types"] = sorted({_json_type(v) for v in own["enum"] if v is not None})
+        if isinstance(schema.get("format"), str) and own["types"] == ["string"]:
+            own["format"] = schema["format"]
+        if "properties" in schema:
+            own["properties"] = {k: self.node(v, seen) for k, v in schema["properties"].items()}
+        if isinstance(schema.get("items"), dict):
+            own["items"] = self.node(schema["items"], seen)
+        merged = _all_of([own, *parts])
+        if alternatives:
+            merged = _all_of([merged, _any_of(alternatives)])
+        return merged
+
+
+def _json_type(value: t.Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string" if isinstance(value, str) else "object" if isinstance(value, dict) else "array"
+
+
+def _all_of(nodes: list[Node]) -> Node:
+    """Composition as the specs use `allOf`: properties add up, a type given anywhere holds."""
+    out: Node = {"types": None, "nullable": any(n.get("nullable") for n in nodes)}
+    for n in nodes:
+        if n.get("types") is not None:
+            out["types"] = n["types"] if out["types"] is None else out["types"]
+        for key in ("enum", "format", "items"):
+            if key in n and key not in out:
+                out[key] = n[key]
+        if "properties" in n:
+            out.setdefault("properties", {}).update(n["properties"])
+    if out["types"] is None and "properties" in out:
+        out["types"] = ["object"]
+    return out
+
+
+def _any_of(nodes: list[Node]) -> Node:
+    """Alternatives: a value of any of them is allowed."""
+    types: set[str] | None = set()
+    for n in nodes:
+        if n.get("types") is None:
+            types = None
+            break
+        assert types is not None
+        types |= set(n["types"])
+    out: Node = {
+        "types": None if types is None else sorted(types),
+        "nullable": any(n.get("nullable") for n in nodes),
+    }
+    props: dict[str, Node] = {}
+    for n in nodes:
+        for name, sub in n.get("properties", {}).items():
+            props[name] = _any_of([props[name], sub]) if name in props else sub
+    if props:
+        out["properties"] = props
+    items = [n["items"] for n in nodes if "items" in n]
+    if items:
+        out["items"] = _any_of(items)
+    return out
+
+
+def derive(spec_dir: Path) -> dict[str, Node]:
+    """The tree of every stream, from the spec files in `spec_dir`."""
+    specs: dict[str, _Spec] = {}
+
+    def spec(name: str) -> _Spec:
+        if name not in specs:
+            specs[name] = _Spec(spec_dir / name)
+        return specs[name]
+
+    tree: dict[str, Node] = {}
+    for stream, (file, component) in SOURCES.items():
+        tree[stream] = spec(file).component(component)
+    for (stream, prop), (file, component, is_list) in EXTRA_PROPERTIES.items():
+        sub = spec(file).component(component)
+        if is_list:
+            sub = {"types": ["array"], "nullable": False, "items": sub}
+        tree[stream].setdefault("properties", {})[prop] = sub
+    return tree
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate `spec_types.json` from the specs, or audit the schemas against it."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec-dir", type=Path, help="write the tree from these spec files")
+    parser.add_argument("--audit", action="store_true", help="list every narrowing in schemas/")
+    args = parser.parse_args(argv)
+    if args.spec_dir is not None:
+        tree = derive(args.spec_dir)
+        tree_file().write_text(json.dumps(tree, indent=1, sort_keys=True) + "\n", "utf-8")
+        load_tree.cache_clear()
+        print(f"wrote {tree_file()} ({len(tree)} streams)")
+    if args.audit:
+        from tap_bigcommerce.streams import load_schema  # the tap, only when auditing
+
+        total = 0
+        for stream, spec in load_tree().items():
+            for line in narrowings(stream, load_schema(stream), spec):
+                print(line)
+                total += 1
+        print(f"{total} narrowings")
+        return 1 if total else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
