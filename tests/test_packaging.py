@@ -110,10 +110,13 @@ def quiet_env() -> dict[str, str]:
 def dependency_links(folder: Path) -> Path:
     """A folder of links to the running venv's packages, without this project's files."""
     folder.mkdir()
-    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
-        if entry.name.startswith(OWN) or entry.suffix == ".pth" or entry.name == "__pycache__":
-            continue
-        (folder / entry.name).symlink_to(entry)
+    paths = sysconfig.get_paths()
+    for site in dict.fromkeys(Path(paths[key]).resolve() for key in ("purelib", "platlib")):
+        for entry in site.iterdir():
+            skip = entry.name.startswith(OWN) or entry.suffix == ".pth"
+            if skip or entry.name == "__pycache__" or (folder / entry.name).exists():
+                continue
+            (folder / entry.name).symlink_to(entry)
     return folder
 
 
