@@ -11,6 +11,9 @@ export SSL_CERT_FILE ?= /etc/ssl/certs/ca-certificates.crt
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	@# A venv from before the rename holds the old distribution `tap-bigcommerce`, whose files
+	@# (the command, the schemas) the new one shares: remove it first.
+	$(BIN)/pip uninstall --quiet --yes tap-bigcommerce 2>/dev/null || true
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 

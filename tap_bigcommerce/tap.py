@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-from tap_bigcommerce import __version__
+from tap_bigcommerce import DISTRIBUTION, __version__
 from tap_bigcommerce.client import (
     BigCommerceClient,
     QuotaPacer,
@@ -260,11 +260,17 @@ class TapBigCommerce(Tap):
     """Singer tap for a BigCommerce store's products, customers and orders."""
 
     name = "tap-bigcommerce"
-    package_name = "tap-bigcommerce"
+    #: The distribution the SDK reads metadata of (--about: supported Python versions).
+    package_name = DISTRIBUTION
     config_jsonschema = CONFIG_SCHEMA
     # Discovery checks the connection, so it must validate the settings first.
     dynamic_catalog = True
     message_writer_class = StateFlushingWriter
+
+    @classmethod
+    def get_plugin_version(cls) -> str:
+        """The version `--about` prints: the installed distribution's, as in the User-Agent."""
+        return __version__
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Our own checks first: their messages say what to fix and never echo the key,
