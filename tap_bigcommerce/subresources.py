@@ -1,8 +1,8 @@
 """Child rows carried inside a parent's response: line items, addresses, variants, ...
 
 Pure functions from one parent record (as the API returned it) to the rows of each child
-stream, each row carrying its parent's id. Where BigCommerce caps an include, the function
-says so, and the stream fetches the rest from the per-parent endpoint.
+stream, each row carrying its parent's id. Where BigCommerce caps an include, a function
+says so, and the stream's declaration says where the rest comes from.
 """
 
 from __future__ import annotations
@@ -57,6 +57,16 @@ def _consignment_groups(order: Record) -> list[Record]:
     if isinstance(email, dict):
         groups.extend(g for g in email.get("gift_certificates") or [] if isinstance(g, dict))
     return groups
+
+
+def order_line_items_capped(order: Record) -> bool:
+    """True when the include cut off the line items of one of the order's consignments."""
+    return any(CAP_WARNING in group for group in _consignment_groups(order))
+
+
+def order_child_rows(order: Record) -> dict[str, list[Record]]:
+    """Line items and shipping addresses of an order (see `order_rows`)."""
+    return order_rows(order)[0]
 
 
 def order_rows(order: Record) -> tuple[dict[str, list[Record]], bool]:
