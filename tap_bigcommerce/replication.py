@@ -1,0 +1,126 @@
+"""What a stream declares about how it is read; the readers in `readers/` act on it.
+
+A stream says which of these it is (`replication = ...`), and a parent says what its
+includes carry for its children (`child_rows = IncludedRows(...)`). Nothing here sends a
+request: these are values, read by `readers.reader_for` and `readers.children`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+Record = dict[str, t.Any]
+
+
+@dataclass(frozen=True)
+class AlsoList:
+    """A second listing of the same endpoint, read when a setting is on, merged in order.
+
+    Archived orders: `/v2/orders?is_deleted=true` lists only those, with the same filters.
+    """
+
+    setting: str
+    params: dict[str, t.Any]
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """Records modified since the bookmark on `field`, by the API's own filter and sort.
+
+    `count`: an endpoint that counts a window with the same filters, for lists that carry
+    no total (v2), e.g. `orders/count`. `also`: further listings merged in (see `AlsoList`).
+    """
+
+    field: str = "date_modified"
+    count: str | None = None
+    also: tuple[AlsoList, ...] = ()
+
+    @property
+    def replication_key(self) -> str | None:
+        """The bookmark's field."""
+        return self.field
+
+
+@dataclass(frozen=True)
+class ReadWhole:
+    """Every record on every run, walked by id (`id:greater`, `min_id`, else page numbers).
+
+    `single`: the endpoint answers one object, not a list (`/v2/store`). A run of such a
+    stream covers the whole table, so it ends with ACTIVATE_VERSION (not read yet: #14).
+    """
+
+    single: bool = False
+
+    @property
+    def replication_key(self) -> str | None:
+        """None: a stream read whole keeps no bookmark."""
+        return None
+
+
+@dataclass(frozen=True)
+class FromParentInclude:
+    """Rows that come inside the parent's records (see the parent's `IncludedRows`)."""
+
+    @property
+    def replication_key(self) -> str | None:
+        """None: the rows share their parent's bookmark."""
+        return None
+
+
+@dataclass(frozen=True)
+class PerParent:
+    """Rows of each parent from a per-parent endpoint, e.g. `catalog/products/{id}/reviews`.
+
+    `has_rows(parent)` says from the parent's own fields whether it has any (such as
+    `reviews_count > 0`), so parents without rows cost no request. Not read yet (#14).
+    """
+
+    path: str
+    has_rows: t.Callable[[Record], bool]
+
+    @property
+    def replication_key(self) -> str | None:
+        """None: the rows share their parent's bookmark."""
+        return None
+
+
+Replication = Incremental | ReadWhole | FromParentInclude | PerParent
+
+
+@dataclass(frozen=True)
+class CompleteEach:
+    """A capped include completed for each capped parent from `path` (with `{id}`).
+
+    Orders: line items cut off at 50 come whole from `orders/{id}/products`.
+    """
+
+    child: str
+    path: str
+
+
+@dataclass(frozen=True)
+class CompleteByListing:
+    """A capped include completed for a whole batch with one listing filtered by parent.
+
+    Customers: addresses past the include's 10 come from `customers/addresses` with
+    `customer_id:in=` the capped customers; `parent_field` names the parent in each row.
+    """
+
+    child: str
+    path: str
+    filter: str
+    parent_field: str
+
+
+@dataclass(frozen=True)
+class IncludedRows:
+    """What a parent's includes carry for its child streams.
+
+    `rows(parent)` gives each child's rows. `capped(parent)`, asked first, says that an
+    include was cut off for this parent; `complete` then says where the rest comes from.
+    """
+
+    rows: t.Callable[[Record], dict[str, list[Record]]]
+    capped: t.Callable[[Record], bool] | None = None
+    complete: CompleteEach | CompleteByListing | None = None
