@@ -1,8 +1,9 @@
 """What a stream declares about how it is read; the readers in `readers/` act on it.
 
-A stream says which of these it is (`replication = ...`), and a parent says what its
-includes carry for its children (`child_rows = IncludedRows(...)`). Nothing here sends a
-request: these are values, read by `readers.reader_for` and `readers.children`.
+A stream says which of these it is (`replication = ...`); a parent whose includes need a
+walk to yield its children's rows says so too (`child_rows = IncludedRows(...)`). Nothing
+here sends a request: these are values, read by `readers.reader_for` and
+`readers.children`.
 """
 
 from __future__ import annotations
@@ -59,8 +60,43 @@ class ReadWhole:
 
 
 @dataclass(frozen=True)
+class CompleteEach:
+    """A capped include completed for each capped parent from `path` (with `{id}`).
+
+    Orders: line items cut off at 50 come whole from `orders/{id}/products`.
+    """
+
+    path: str
+
+
+@dataclass(frozen=True)
+class CompleteByListing:
+    """A capped include completed for a whole batch with one listing filtered by parent.
+
+    Customers: addresses past the include's 10 come from `customers/addresses` with
+    `customer_id:in=` the capped customers; `parent_field` names the parent in each row.
+    """
+
+    path: str
+    filter: str
+    parent_field: str
+
+
+@dataclass(frozen=True)
 class FromParentInclude:
-    """Rows that come inside the parent's records (see the parent's `IncludedRows`)."""
+    """Rows that come inside the parent's records, asked for by one of its `includes`.
+
+    `field`: the parent's field that holds them (`variants`); None when the parent's
+    `IncludedRows` builds them (orders' consignments hold two children's rows).
+    `parent_id`: the name under which each row gets its parent's id, where the API leaves
+    it out. `capped(parent)`: whether the include cut the rows off for this parent, asked
+    before any row is read; `complete` then says where the rest comes from.
+    """
+
+    field: str | None = None
+    parent_id: str | None = None
+    capped: t.Callable[[Record], bool] | None = None
+    complete: CompleteEach | CompleteByListing | None = None
 
     @property
     def replication_key(self) -> str | None:
@@ -89,38 +125,11 @@ Replication = Incremental | ReadWhole | FromParentInclude | PerParent
 
 
 @dataclass(frozen=True)
-class CompleteEach:
-    """A capped include completed for each capped parent from `path` (with `{id}`).
-
-    Orders: line items cut off at 50 come whole from `orders/{id}/products`.
-    """
-
-    child: str
-    path: str
-
-
-@dataclass(frozen=True)
-class CompleteByListing:
-    """A capped include completed for a whole batch with one listing filtered by parent.
-
-    Customers: addresses past the include's 10 come from `customers/addresses` with
-    `customer_id:in=` the capped customers; `parent_field` names the parent in each row.
-    """
-
-    child: str
-    path: str
-    filter: str
-    parent_field: str
-
-
-@dataclass(frozen=True)
 class IncludedRows:
-    """What a parent's includes carry for its child streams.
+    """A parent's own walk of its includes, for rows that no single field holds.
 
-    `rows(parent)` gives each child's rows. `capped(parent)`, asked first, says that an
-    include was cut off for this parent; `complete` then says where the rest comes from.
+    `rows(parent)` gives the rows of each child stream it knows, by the child's name; the
+    child streams say `FromParentInclude()` without a field.
     """
 
     rows: t.Callable[[Record], dict[str, list[Record]]]
-    capped: t.Callable[[Record], bool] | None = None
-    complete: CompleteEach | CompleteByListing | None = None

@@ -44,7 +44,7 @@ class BigCommerceStream(LeanRecordsMixin):
 
     A stream declares `name`, `endpoint`, `flavour_type` (the API spelling, from
     `pagination.py`), `replication`, and optionally `primary_keys`, `includes` and
-    `child_rows` (what the includes carry for child streams).
+    `child_rows` (its own walk of the includes, for child rows no one field holds).
     """
 
     #: The path under `/v2/` or `/v3/`, e.g. `catalog/products`.
@@ -55,7 +55,7 @@ class BigCommerceStream(LeanRecordsMixin):
     replication: t.ClassVar[Replication]
     #: Sub-resources asked for with `include=`.
     includes: t.ClassVar[tuple[str, ...]] = ()
-    #: What the includes carry for the child streams, if any.
+    #: A walk of the includes that yields child rows (where no single field holds them).
     child_rows: t.ClassVar[IncludedRows | None] = None
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
@@ -272,8 +272,9 @@ class BigCommerceStream(LeanRecordsMixin):
 class ChildStream(LeanRecordsMixin):
     """Rows of a parent stream; they share the parent's bookmark.
 
-    A child declares `name`, `parent_stream_type` and `replication` (`FromParentInclude()`
-    for rows inside the parent's records), and optionally `primary_keys`.
+    A child declares `name`, `parent_stream_type` and `replication` (`FromParentInclude(...)`
+    for rows inside the parent's records: which field, and where a capped include's rest
+    comes from), and optionally `primary_keys`.
     """
 
     #: Where the rows come from: `FromParentInclude()` (`PerParent(...)` comes next, #14).

@@ -21,10 +21,8 @@ from tap_bigcommerce.replication import (
 from tap_bigcommerce.stream_base import BigCommerceStream, ChildStream
 from tap_bigcommerce.subresources import (
     customer_addresses_capped,
-    customer_rows,
     order_child_rows,
     order_line_items_capped,
-    product_rows,
 )
 
 
@@ -46,32 +44,23 @@ class ProductsStream(BigCommerceStream):
         "bulk_pricing_rules",
         "channels",
     )
-    child_rows = IncludedRows(product_rows)
 
 
 class CustomersStream(BigCommerceStream):
-    """Customers, `/v3/customers`; addresses past the include's cap of 10 read per batch."""
+    """Customers, `/v3/customers`."""
 
     name = "customers"
     endpoint = "customers"
     flavour_type = CustomersFlavour
     replication = Incremental("date_modified")
     includes = ("addresses", "storecredit", "attributes", "formfields")
-    child_rows = IncludedRows(
-        customer_rows,
-        capped=customer_addresses_capped,
-        complete=CompleteByListing(
-            "customer_addresses", "customers/addresses", "customer_id:in", "customer_id"
-        ),
-    )
 
 
 class OrdersStream(BigCommerceStream):
     """Orders, `/v2/orders`: BigCommerce has no v3 endpoint that lists orders.
 
     v2 lists carry no total: `/v2/orders/count` counts a window. Archived orders are a
-    listing of their own (`is_deleted=true`). Line items cut off at 50 by the include come
-    whole from `/v2/orders/{id}/products`.
+    listing of their own (`is_deleted=true`).
     """
 
     name = "orders"
@@ -83,11 +72,8 @@ class OrdersStream(BigCommerceStream):
         also=(AlsoList("include_archived_orders", {"is_deleted": "true"}),),
     )
     includes = ("consignments.line_items", "fees")
-    child_rows = IncludedRows(
-        order_child_rows,
-        capped=order_line_items_capped,
-        complete=CompleteEach("order_products", "orders/{id}/products"),
-    )
+    # The consignments hold both children's rows: one walk over them (`subresources.py`).
+    child_rows = IncludedRows(order_child_rows)
 
 
 class ProductVariantsStream(ChildStream):
@@ -95,7 +81,7 @@ class ProductVariantsStream(ChildStream):
 
     name = "product_variants"
     parent_stream_type = ProductsStream
-    replication = FromParentInclude()
+    replication = FromParentInclude("variants")
 
 
 class ProductImagesStream(ChildStream):
@@ -103,7 +89,7 @@ class ProductImagesStream(ChildStream):
 
     name = "product_images"
     parent_stream_type = ProductsStream
-    replication = FromParentInclude()
+    replication = FromParentInclude("images")
 
 
 class ProductCustomFieldsStream(ChildStream):
@@ -111,23 +97,29 @@ class ProductCustomFieldsStream(ChildStream):
 
     name = "product_custom_fields"
     parent_stream_type = ProductsStream
-    replication = FromParentInclude()
+    replication = FromParentInclude("custom_fields", parent_id="product_id")
 
 
 class CustomerAddressesStream(ChildStream):
-    """Addresses of each customer (`include=addresses`, completed past the cap of 10)."""
+    """Addresses of each customer (`include=addresses`); past its cap of 10, one listing a batch."""
 
     name = "customer_addresses"
     parent_stream_type = CustomersStream
-    replication = FromParentInclude()
+    replication = FromParentInclude(
+        "addresses",
+        capped=customer_addresses_capped,
+        complete=CompleteByListing("customers/addresses", "customer_id:in", "customer_id"),
+    )
 
 
 class OrderProductsStream(ChildStream):
-    """Line items of each order (`include=consignments.line_items`, completed past the cap)."""
+    """Line items of each order (`include=consignments.line_items`); past 50, per order."""
 
     name = "order_products"
     parent_stream_type = OrdersStream
-    replication = FromParentInclude()
+    replication = FromParentInclude(
+        capped=order_line_items_capped, complete=CompleteEach("orders/{id}/products")
+    )
 
 
 class OrderShippingAddressesStream(ChildStream):

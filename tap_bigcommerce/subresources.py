@@ -1,8 +1,9 @@
-"""Child rows carried inside a parent's response: line items, addresses, variants, ...
+"""Child rows carried inside a parent's response, where no single field holds them.
 
-Pure functions from one parent record (as the API returned it) to the rows of each child
-stream, each row carrying its parent's id. Where BigCommerce caps an include, a function
-says so, and the stream's declaration says where the rest comes from.
+Pure functions of one parent record: orders' consignments walked for line items and
+shipping addresses (each row carrying its parent's id), and whether BigCommerce cut an
+include off (the stream's declaration says where the rest comes from). Rows that sit in
+one field of the parent (variants, addresses) need no function: the child names the field.
 """
 
 from __future__ import annotations
@@ -17,24 +18,6 @@ CAP_WARNING = "__warning__"
 
 #: `customer_Full.addresses` is "Limited to 10" (customers.v3.yml).
 CUSTOMER_ADDRESS_CAP = 10
-
-
-def product_rows(product: Record) -> dict[str, list[Record]]:
-    """Variants, images and custom fields of a product (`include=variants,images,...`)."""
-    product_id = product["id"]
-    return {
-        "product_variants": list(product.get("variants") or []),
-        "product_images": list(product.get("images") or []),
-        # Custom fields carry no product id of their own.
-        "product_custom_fields": [
-            {**field, "product_id": product_id} for field in product.get("custom_fields") or []
-        ],
-    }
-
-
-def customer_rows(customer: Record) -> dict[str, list[Record]]:
-    """A customer's addresses (`include=addresses`, at most 10 of them)."""
-    return {"customer_addresses": list(customer.get("addresses") or [])}
 
 
 def customer_addresses_capped(customer: Record) -> bool:

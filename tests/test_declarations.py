@@ -11,13 +11,20 @@ from tap_bigcommerce.readers.children import ChildBatches
 from tap_bigcommerce.replication import (
     CompleteByListing,
     CompleteEach,
-    IncludedRows,
     Incremental,
     PerParent,
     ReadWhole,
 )
 from tap_bigcommerce.stream_base import BigCommerceStream, ChildStream
-from tap_bigcommerce.streams import STREAM_TYPES, CustomersStream, OrdersStream
+from tap_bigcommerce.streams import (
+    STREAM_TYPES,
+    CustomerAddressesStream,
+    CustomersStream,
+    OrderProductsStream,
+    OrderShippingAddressesStream,
+    OrdersStream,
+    ProductsStream,
+)
 
 
 def test_every_stream_declares_what_it_is():
@@ -69,19 +76,36 @@ def test_per_parent_declares_which_parents_have_rows():
     assert reviews.has_rows({"reviews_count": 2}) and not reviews.has_rows({"reviews_count": 0})
 
 
+class _Child:
+    """Just what `ChildBatches` asks of a child stream."""
+
+    has_selected_descendents = False
+
+    def __init__(self, stream_type: type, on_sync: t.Callable[[], None] = lambda: None) -> None:
+        self.name = stream_type.name
+        self.replication = stream_type.replication
+        self.selected = True
+        self.on_sync = on_sync
+
+    def sync(self, context: t.Any) -> None:
+        self.on_sync()
+
+
 class _Parent:
     """Just what `ChildBatches` asks of its parent stream."""
 
-    def __init__(self, listings: dict[str, list[dict]]) -> None:
-        self.listings = listings
+    has_selected_descendents = True
+
+    def __init__(self, children: list[_Child]) -> None:
+        self.child_streams = children
         self.asked: list[tuple[str, dict]] = []
-        self.has_selected_descendents = True
-        self.child_streams: list[t.Any] = []
 
 
-def _batches(included: IncludedRows, listings: dict[str, list[dict]]) -> ChildBatches:
-    parent = _Parent(listings)
-    batches = ChildBatches(t.cast(t.Any, parent), included)
+def _batches(
+    parent_type: type[BigCommerceStream], children: list[_Child], listings: dict[str, list[dict]]
+) -> tuple[ChildBatches, _Parent]:
+    parent = _Parent(children)
+    batches = ChildBatches(t.cast(t.Any, parent), parent_type.child_rows)
 
     def listing(path: str, params: dict) -> t.Iterator[dict]:
         parent.asked.append((path, params))
@@ -89,46 +113,45 @@ def _batches(included: IncludedRows, listings: dict[str, list[dict]]) -> ChildBa
 
     batches.listing = listing  # type: ignore[method-assign]
     batches.start()
-    return batches
+    return batches, parent
+
+
+def test_rows_in_one_field_need_only_the_childs_declaration():
+    children = [_Child(s) for s in STREAM_TYPES if s.parent_stream_type is ProductsStream]
+    batches, parent = _batches(ProductsStream, children, {})
+    product = {"id": 4, "variants": [{"id": 1, "product_id": 4}], "custom_fields": [{"id": 2}]}
+    assert batches.rows_of(product) == {
+        "product_variants": [{"id": 1, "product_id": 4}],
+        "product_images": [],
+        "product_custom_fields": [{"id": 2, "product_id": 4}],
+    }
+    assert parent.asked == []
 
 
 def test_a_capped_parent_is_completed_from_its_own_endpoint_at_once():
-    included = t.cast(IncludedRows, OrdersStream.child_rows)
-    assert isinstance(included.complete, CompleteEach)
+    assert isinstance(OrderProductsStream.replication.complete, CompleteEach)
+    children = [_Child(OrderProductsStream), _Child(OrderShippingAddressesStream)]
     whole = [{"id": n, "order_id": 9} for n in range(60)]
-    batches = _batches(included, {"orders/9/products": whole})
+    batches, parent = _batches(OrdersStream, children, {"orders/9/products": whole})
     capped = {"id": 9, "consignments": {"shipping": [{"id": 1, "line_items": [{"id": 0}],
                                                       "__warning__": {}}]}}  # fmt: skip
     rows = batches.rows_of(capped)
     assert rows["order_products"] == whole
     assert "__warning__" not in rows["order_shipping_addresses"][0]
     assert batches.rows_of({"id": 10, "consignments": {}})["order_products"] == []
-    assert t.cast(_Parent, batches.parent).asked == [("orders/9/products", {})]
+    assert parent.asked == [("orders/9/products", {})]
 
 
 def test_capped_parents_of_a_batch_are_completed_with_one_listing():
-    included = t.cast(IncludedRows, CustomersStream.child_rows)
-    assert isinstance(included.complete, CompleteByListing)
+    assert isinstance(CustomerAddressesStream.replication.complete, CompleteByListing)
+    taken: list[list[dict]] = []
+    child = _Child(CustomerAddressesStream, lambda: taken.append(batches.take(child.name)))
     listed = [{"id": 100 + n, "customer_id": 2} for n in range(12)]
-    batches = _batches(included, {"customers/addresses": listed})
+    batches, parent = _batches(CustomersStream, [child], {"customers/addresses": listed})
     one = {"id": 1, "address_count": 1, "addresses": [{"id": 1, "customer_id": 1}]}
     two = {"id": 2, "address_count": 12, "addresses": [{"id": 100, "customer_id": 2}]}
     batches.collect(one, keep=True, due=False)
     batches.collect(two, keep=True, due=True)
-    taken: list[list[dict]] = []
-    parent = t.cast(_Parent, batches.parent)
-    parent.child_streams = [_Child(lambda: taken.append(batches.take("customer_addresses")))]
     batches.hand_over()
     assert parent.asked == [("customers/addresses", {"customer_id:in": "2"})]
     assert taken == [[{"id": 1, "customer_id": 1}, *listed]]
-
-
-class _Child:
-    selected = True
-    has_selected_descendents = False
-
-    def __init__(self, on_sync: t.Callable[[], None]) -> None:
-        self.on_sync = on_sync
-
-    def sync(self, context: t.Any) -> None:
-        self.on_sync()

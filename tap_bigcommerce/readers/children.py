@@ -2,8 +2,9 @@
 
 Rows are handed over in batches of about `CHILD_BATCH_ROWS` (and at the end), always
 before the parent record that completes the batch is written, and before any STATE that
-covers their parents, so STATE never runs ahead of a child row. Where an include was cut
-off, the rest comes from the endpoint the parent's `IncludedRows` declares.
+covers their parents, so STATE never runs ahead of a child row. Each child stream declares
+where its rows are (`FromParentInclude`), and, where an include can be cut off, where the
+rest comes from.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 import typing as t
 from collections import defaultdict
 
-from tap_bigcommerce.replication import CompleteByListing, CompleteEach, IncludedRows
+from tap_bigcommerce.replication import (
+    CompleteByListing,
+    CompleteEach,
+    FromParentInclude,
+    IncludedRows,
+)
 
 if t.TYPE_CHECKING:
     from tap_bigcommerce.pagination import Params
@@ -25,13 +31,14 @@ class ChildBatches:
     """The child rows of one parent stream, collected and handed over a batch at a time."""
 
     def __init__(self, parent: BigCommerceStream, included: IncludedRows | None) -> None:
-        """Collect for `parent` the rows its includes carry, as `included` declares."""
+        """Collect for `parent` what its child streams declare; `included`: its own walk."""
         self.parent = parent
         self.included = included
         self.feeding = False
+        self._children: list[tuple[str, FromParentInclude]] = []
         self._pending: defaultdict[str, list[dict]] = defaultdict(list)
-        # Parents whose include was capped, completed for the whole batch at hand-over.
-        self._capped: list[t.Any] = []
+        # Per child, the parents whose include was capped, completed at hand-over.
+        self._capped: defaultdict[str, list[t.Any]] = defaultdict(list)
         self._hand_over = False
         self._batch: dict[str, list[dict]] = {}
         self._batch_number = 0
@@ -39,6 +46,12 @@ class ChildBatches:
     def start(self) -> None:
         """A run begins: collect only if a child stream (or one below it) is selected."""
         self.feeding = self.parent.has_selected_descendents
+        # Every child's rows, selected or not, are collected (and counted toward a batch).
+        self._children = [
+            (child.name, replication)
+            for child in self.parent.child_streams
+            if isinstance(replication := getattr(child, "replication", None), FromParentInclude)
+        ]
 
     def collect(self, record: dict, *, keep: bool, due: bool) -> None:
         """Take the child rows of `record` (if `keep`: it passed the stream maps' filter).
@@ -50,22 +63,28 @@ class ChildBatches:
             for name, rows in self.rows_of(record).items():
                 self._pending[name].extend(rows)
         # A capped parent counts as a row: its listing brings at least one.
-        waiting = sum(len(rows) for rows in self._pending.values()) + len(self._capped)
+        waiting = sum(len(rows) for rows in self._pending.values())
+        waiting += sum(len(ids) for ids in self._capped.values())
         self._hand_over = due or waiting >= CHILD_BATCH_ROWS
 
     def rows_of(self, record: dict) -> dict[str, list[dict]]:
         """Rows of the child streams carried by one parent record, completed if capped."""
-        included = self.included
-        if included is None:
-            return {}
-        # Asked first: reading the rows may drop the include's marker of a cut.
-        capped = included.capped is not None and included.capped(record)
-        rows = included.rows(record)
-        complete = included.complete
-        if capped and isinstance(complete, CompleteEach):
-            rows[complete.child] = list(self.listing(complete.path.format(id=record["id"]), {}))
-        elif capped and isinstance(complete, CompleteByListing):
-            self._capped.append(record["id"])
+        # Asked first: the parent's walk may drop the include's marker of a cut.
+        capped = {name: bool(inc.capped(record)) for name, inc in self._children if inc.capped}
+        rows = self.included.rows(record) if self.included is not None else {}
+        for name, inc in self._children:
+            if inc.field is not None:
+                found = record.get(inc.field) or []
+                if inc.parent_id is not None:
+                    rows[name] = [{**row, inc.parent_id: record["id"]} for row in found]
+                else:
+                    rows[name] = list(found)
+            if not capped.get(name):
+                continue
+            if isinstance(inc.complete, CompleteEach):
+                rows[name] = list(self.listing(inc.complete.path.format(id=record["id"]), {}))
+            elif isinstance(inc.complete, CompleteByListing):
+                self._capped[name].append(record["id"])
         return rows
 
     def hand_over(self) -> None:
@@ -78,7 +97,7 @@ class ChildBatches:
         if not (self._hand_over and self._pending):
             return
         pending, self._pending = self._pending, defaultdict(list)
-        capped, self._capped = self._capped, []
+        capped, self._capped = self._capped, defaultdict(list)
         self._hand_over = False
         self._complete(pending, capped)
         self._batch_number += 1
@@ -93,18 +112,17 @@ class ChildBatches:
         """The rows of `child` in the batch being handed over."""
         return self._batch.get(child, [])
 
-    def _complete(self, pending: dict[str, list[dict]], capped: list[t.Any]) -> None:
-        """Fetch what an include left out for the batch's capped parents, with one listing."""
-        complete = self.included.complete if self.included else None
-        if not capped or not isinstance(complete, CompleteByListing):
-            return
-        ids = set(capped)
-        rows = [
-            r for r in pending.get(complete.child, []) if r.get(complete.parent_field) not in ids
-        ]
-        wanted = {complete.filter: ",".join(map(str, sorted(ids)))}
-        rows.extend(self.listing(complete.path, wanted))
-        pending[complete.child] = rows
+    def _complete(self, pending: dict[str, list[dict]], capped: dict[str, list[t.Any]]) -> None:
+        """Fetch what an include left out for the batch's capped parents, one listing a child."""
+        for name, inc in self._children:
+            complete = inc.complete
+            if not capped.get(name) or not isinstance(complete, CompleteByListing):
+                continue
+            ids = set(capped[name])
+            rows = [r for r in pending.get(name, []) if r.get(complete.parent_field) not in ids]
+            wanted = {complete.filter: ",".join(map(str, sorted(ids)))}
+            rows.extend(self.listing(complete.path, wanted))
+            pending[name] = rows
 
     def listing(self, path: str, params: Params) -> t.Iterator[dict]:
         """Every record of a small per-parent listing (line items, addresses), by page number.
