@@ -11,6 +11,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
+if t.TYPE_CHECKING:
+    from tap_bigcommerce.pagination import Flavour
+
 Record = dict[str, t.Any]
 
 
@@ -109,11 +112,14 @@ class PerParent:
     """Rows of each parent from a per-parent endpoint, e.g. `catalog/products/{id}/reviews`.
 
     `has_rows(parent)` says from the parent's own fields whether it has any (such as
-    `reviews_count > 0`), so parents without rows cost no request. Not read yet (#14).
+    `reviews_count > 0`), so parents without rows cost no request. `flavour_type`: the
+    endpoint's spelling where it is not the parent's (v3 transactions of v2 orders).
+    Not read yet (#14).
     """
 
     path: str
     has_rows: t.Callable[[Record], bool]
+    flavour_type: type[Flavour] | None = None
 
     @property
     def replication_key(self) -> str | None:
