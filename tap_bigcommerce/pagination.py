@@ -51,15 +51,32 @@ class Flavour:
     resource: str
     version: str
     path: str
+    #: Whether money comes as text (v2's 4-decimal strings) rather than as numbers.
+    money_as_text: t.ClassVar[bool] = False
     #: Decodes a page leaving each record as its JSON (`msgspec.Raw`), where the envelope
     #: allows it; `unpack` reads such a document like any other.
     page_decoder: t.ClassVar[msgspec.json.Decoder[t.Any] | None] = None
 
-    def __init__(self, include: str | None = None, extra: Params | None = None) -> None:
-        """`include` and `extra` go into every request (sub-resources, archived orders)."""
+    def __init__(
+        self,
+        include: str | None = None,
+        extra: Params | None = None,
+        *,
+        path: str | None = None,
+        resource: str | None = None,
+    ) -> None:
+        """`include` and `extra` go into every request (sub-resources, archived orders).
+
+        `path` and `resource` (the stream's name, for messages) replace the defaults of
+        the endpoint this spelling was first written for.
+        """
         self.extra: Params = dict(extra or {})
         if include:
             self.extra["include"] = include
+        if path is not None:
+            self.path = path
+        if resource is not None:
+            self.resource = resource
 
     def window_params(
         self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int
@@ -91,6 +108,10 @@ class Flavour:
     def plateau_after(self, page: Page) -> t.Any:
         """Where the next plateau request starts: the last id, or the API's cursor."""
         return page.records[-1]["id"]
+
+    def count_params(self, lower: dt.datetime | None, upper: dt.datetime | None) -> Params:
+        """The filters of a window, for a count endpoint (where lists carry no total)."""
+        raise NotImplementedError
 
 
 class _V3Envelope(t.TypedDict, total=False):
@@ -198,10 +219,18 @@ class OrdersFlavour(Flavour):
     resource = "orders"
     version = "v2"
     path = "orders"
+    money_as_text = True
 
-    def __init__(self, include: str | None = None, extra: Params | None = None) -> None:
+    def __init__(
+        self,
+        include: str | None = None,
+        extra: Params | None = None,
+        *,
+        path: str | None = None,
+        resource: str | None = None,
+    ) -> None:
         """Consignments are asked for as objects, the documented non-legacy structure."""
-        super().__init__(include, extra)
+        super().__init__(include, extra, path=path, resource=resource)
         if include and "consignments" in include:
             self.extra["consignment_structure"] = "object"
 
@@ -640,6 +669,20 @@ class _Arrivals:
             self._abandoned = True
             self._ties.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Replay:
+    """A fetch that answers its first call with a page already fetched."""
+
+    def __init__(self, first: Page, fetch: Fetch) -> None:
+        """`first` answers the first call; `fetch` every later one."""
+        self.first: Page | None = first
+        self.fetch = fetch
+
+    def __call__(self, params: Params) -> Page:
+        """The page held, the first time; then a request."""
+        page, self.first = self.first, None
+        return page if page is not None else self.fetch(params)
 
 
 def split_window(

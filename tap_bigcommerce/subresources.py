@@ -1,8 +1,9 @@
-"""Child rows carried inside a parent's response: line items, addresses, variants, ...
+"""Child rows carried inside a parent's response, where no single field holds them.
 
-Pure functions from one parent record (as the API returned it) to the rows of each child
-stream, each row carrying its parent's id. Where BigCommerce caps an include, the function
-says so, and the stream fetches the rest from the per-parent endpoint.
+Pure functions of one parent record: orders' consignments walked for line items and
+shipping addresses (each row carrying its parent's id), and whether BigCommerce cut an
+include off (the stream's declaration says where the rest comes from). Rows that sit in
+one field of the parent (variants, addresses) need no function: the child names the field.
 """
 
 from __future__ import annotations
@@ -17,24 +18,6 @@ CAP_WARNING = "__warning__"
 
 #: `customer_Full.addresses` is "Limited to 10" (customers.v3.yml).
 CUSTOMER_ADDRESS_CAP = 10
-
-
-def product_rows(product: Record) -> dict[str, list[Record]]:
-    """Variants, images and custom fields of a product (`include=variants,images,...`)."""
-    product_id = product["id"]
-    return {
-        "product_variants": list(product.get("variants") or []),
-        "product_images": list(product.get("images") or []),
-        # Custom fields carry no product id of their own.
-        "product_custom_fields": [
-            {**field, "product_id": product_id} for field in product.get("custom_fields") or []
-        ],
-    }
-
-
-def customer_rows(customer: Record) -> dict[str, list[Record]]:
-    """A customer's addresses (`include=addresses`, at most 10 of them)."""
-    return {"customer_addresses": list(customer.get("addresses") or [])}
 
 
 def customer_addresses_capped(customer: Record) -> bool:
@@ -57,6 +40,16 @@ def _consignment_groups(order: Record) -> list[Record]:
     if isinstance(email, dict):
         groups.extend(g for g in email.get("gift_certificates") or [] if isinstance(g, dict))
     return groups
+
+
+def order_line_items_capped(order: Record) -> bool:
+    """True when the include cut off the line items of one of the order's consignments."""
+    return any(CAP_WARNING in group for group in _consignment_groups(order))
+
+
+def order_child_rows(order: Record) -> dict[str, list[Record]]:
+    """Line items and shipping addresses of an order (see `order_rows`)."""
+    return order_rows(order)[0]
 
 
 def order_rows(order: Record) -> tuple[dict[str, list[Record]], bool]:

@@ -27,7 +27,8 @@ from tap_bigcommerce.client import (
 from tap_bigcommerce.errors import BigCommerceError, ConfigError
 from tap_bigcommerce.output import StateFlushingWriter
 from tap_bigcommerce.redact import install_redaction
-from tap_bigcommerce.streams import STREAM_TYPES, BigCommerceStream
+from tap_bigcommerce.stream_base import BigCommerceStream
+from tap_bigcommerce.streams import STREAM_TYPES
 
 STORE_HASH = re.compile(r"^[a-z0-9]{1,32}$")
 DEFAULT_API_URL = "https://api.bigcommerce.com"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_bigcommerce.sandbox import fields
-from tap_bigcommerce.streams import load_schema
+from tap_bigcommerce.schema_files import load_schema
 
 #: (stream, the sandbox's field list, fields the tap adds itself)
 PAIRS = [

@@ -13,7 +13,7 @@ import pytest
 
 from tap_bigcommerce.errors import BadResponseError
 from tap_bigcommerce.sandbox import Store
-from tap_bigcommerce.streams import load_schema
+from tap_bigcommerce.schema_files import load_schema
 from tap_bigcommerce.transform import (
     PassThrough,
     RawRecord,

@@ -1,0 +1,141 @@
+"""What a stream declares about how it is read; the readers in `readers/` act on it.
+
+A stream says which of these it is (`replication = ...`); a parent whose includes need a
+walk to yield its children's rows says so too (`child_rows = IncludedRows(...)`). Nothing
+here sends a request: these are values, read by `readers.reader_for` and
+`readers.children`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+if t.TYPE_CHECKING:
+    from tap_bigcommerce.pagination import Flavour
+
+Record = dict[str, t.Any]
+
+
+@dataclass(frozen=True)
+class AlsoList:
+    """A second listing of the same endpoint, read when a setting is on, merged in order.
+
+    Archived orders: `/v2/orders?is_deleted=true` lists only those, with the same filters.
+    """
+
+    setting: str
+    params: dict[str, t.Any]
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """Records modified since the bookmark on `field`, by the API's own filter and sort.
+
+    `count`: an endpoint that counts a window with the same filters, for lists that carry
+    no total (v2), e.g. `orders/count`. `also`: further listings merged in (see `AlsoList`).
+    """
+
+    field: str = "date_modified"
+    count: str | None = None
+    also: tuple[AlsoList, ...] = ()
+
+    @property
+    def replication_key(self) -> str | None:
+        """The bookmark's field."""
+        return self.field
+
+
+@dataclass(frozen=True)
+class ReadWhole:
+    """Every record on every run, walked by id (`id:greater`, `min_id`, else page numbers).
+
+    `single`: the endpoint answers one object, not a list (`/v2/store`). A run of such a
+    stream covers the whole table, so it ends with ACTIVATE_VERSION (not read yet: #14).
+    """
+
+    single: bool = False
+
+    @property
+    def replication_key(self) -> str | None:
+        """None: a stream read whole keeps no bookmark."""
+        return None
+
+
+@dataclass(frozen=True)
+class CompleteEach:
+    """A capped include completed for each capped parent from `path` (with `{id}`).
+
+    Orders: line items cut off at 50 come whole from `orders/{id}/products`.
+    """
+
+    path: str
+
+
+@dataclass(frozen=True)
+class CompleteByListing:
+    """A capped include completed for a whole batch with one listing filtered by parent.
+
+    Customers: addresses past the include's 10 come from `customers/addresses` with
+    `customer_id:in=` the capped customers; `parent_field` names the parent in each row.
+    """
+
+    path: str
+    filter: str
+    parent_field: str
+
+
+@dataclass(frozen=True)
+class FromParentInclude:
+    """Rows that come inside the parent's records, asked for by one of its `includes`.
+
+    `field`: the parent's field that holds them (`variants`); None when the parent's
+    `IncludedRows` builds them (orders' consignments hold two children's rows).
+    `parent_id`: the name under which each row gets its parent's id, where the API leaves
+    it out. `capped(parent)`: whether the include cut the rows off for this parent, asked
+    before any row is read; `complete` then says where the rest comes from.
+    """
+
+    field: str | None = None
+    parent_id: str | None = None
+    capped: t.Callable[[Record], bool] | None = None
+    complete: CompleteEach | CompleteByListing | None = None
+
+    @property
+    def replication_key(self) -> str | None:
+        """None: the rows share their parent's bookmark."""
+        return None
+
+
+@dataclass(frozen=True)
+class PerParent:
+    """Rows of each parent from a per-parent endpoint, e.g. `catalog/products/{id}/reviews`.
+
+    `has_rows(parent)` says from the parent's own fields whether it has any (such as
+    `reviews_count > 0`), so parents without rows cost no request. `flavour_type`: the
+    endpoint's spelling where it is not the parent's (v3 transactions of v2 orders).
+    Not read yet (#14).
+    """
+
+    path: str
+    has_rows: t.Callable[[Record], bool]
+    flavour_type: type[Flavour] | None = None
+
+    @property
+    def replication_key(self) -> str | None:
+        """None: the rows share their parent's bookmark."""
+        return None
+
+
+Replication = Incremental | ReadWhole | FromParentInclude | PerParent
+
+
+@dataclass(frozen=True)
+class IncludedRows:
+    """A parent's own walk of its includes, for rows that no single field holds.
+
+    `rows(parent)` gives the rows of each child stream it knows, by the child's name; the
+    child streams say `FromParentInclude()` without a field.
+    """
+
+    rows: t.Callable[[Record], dict[str, list[Record]]]

@@ -1,0 +1,300 @@
+"""The glue between a stream's declaration and the SDK: it picks the reader and emits.
+
+A top-level stream (`BigCommerceStream`) builds its API spelling from `flavour_type`,
+`endpoint` and `includes`, reads through the reader its `replication` calls for
+(`readers.reader_for`), converts each record, and hands child rows over in batches
+(`readers.children`). A `ChildStream` writes the rows its parent handed over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import typing as t
+from functools import cached_property
+
+import msgspec
+
+from tap_bigcommerce.overlap import side_by_side
+from tap_bigcommerce.readers import reader_for
+from tap_bigcommerce.readers.children import ChildBatches
+from tap_bigcommerce.readers.incremental_v2 import count_records
+from tap_bigcommerce.readers.progress import Progress
+from tap_bigcommerce.records import LeanRecordsMixin
+from tap_bigcommerce.replication import (
+    IncludedRows,
+    Incremental,
+    Replication,
+)
+from tap_bigcommerce.schema_files import load_schema
+from tap_bigcommerce.transform import PassThrough, RawRecord
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_bigcommerce.client import BigCommerceClient
+    from tap_bigcommerce.pagination import Flavour, Page, Params
+
+_In = t.TypeVar("_In")
+_Out = t.TypeVar("_Out")
+
+
+class BigCommerceStream(LeanRecordsMixin):
+    """A top-level list endpoint, read as its declaration says.
+
+    A stream declares `name`, `endpoint`, `flavour_type` (the API spelling, from
+    `pagination.py`), `replication`, and optionally `primary_keys`, `includes` and
+    `child_rows` (its own walk of the includes, for child rows no one field holds).
+    """
+
+    #: The path under `/v2/` or `/v3/`, e.g. `catalog/products`.
+    endpoint: t.ClassVar[str]
+    #: The API spelling of the endpoint (`pagination.py`): envelope, filters, sort.
+    flavour_type: t.ClassVar[type[Flavour]]
+    #: How the stream is read (`replication.py`).
+    replication: t.ClassVar[Replication]
+    #: Sub-resources asked for with `include=`.
+    includes: t.ClassVar[tuple[str, ...]] = ()
+    #: A walk of the includes that yields child rows (where no single field holds them).
+    child_rows: t.ClassVar[IncludedRows | None] = None
+
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    # Records come out in date_modified order, so STATE can be written mid-stream and a
+    # rerun after a crash resumes from it.
+    is_sorted = True
+    # STATE every 1,000 records (the SDK's default is 10,000), so a crash re-reads little.
+    STATE_MSG_FREQUENCY = 1000
+    _prepared = 0
+    _sent_as_is = 0
+    #: Set while a run may write records as the API sent them (see `_may_pass_through`).
+    _passing: PassThrough | None = None
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        """The bookmark's field comes from the declaration (None for a stream read whole)."""
+        super().__init_subclass__(**kwargs)
+        replication = cls.__dict__.get("replication")
+        if replication is None:
+            return
+        if isinstance(replication, Incremental) and replication.field != "date_modified":
+            # Keyset paging and the flavours' filters key on date_modified; another field
+            # (refunds' `created`) needs its spelling in `pagination.py` first.
+            raise TypeError(f"{cls.__name__}: only date_modified is read incrementally yet")
+        # A plain class attribute, as the SDK reads and sets it.
+        cls.replication_key = replication.replication_key  # type: ignore[assignment]
+
+    def __init__(self, tap: t.Any) -> None:
+        """Load the stream's schema from `schemas/`."""
+        super().__init__(tap, schema=load_schema(self.name))
+        self.child_batches = ChildBatches(self, self.child_rows)
+        counted = isinstance(self.replication, Incremental) and self.replication.count
+        self.progress = Progress(
+            self.name, self.logger, self._count_since_bookmark if counted else None
+        )
+
+    def make_flavour(self, extra: Params | None = None) -> Flavour:
+        """The API spelling of this stream's endpoint, with `extra` in every request."""
+        return self.flavour_type(
+            include=",".join(self.includes) or None,
+            extra=extra,
+            path=self.endpoint,
+            resource=self.name,
+        )
+
+    @cached_property
+    def flavour(self) -> Flavour:
+        """The API spelling, built once."""
+        return self.make_flavour()
+
+    @property
+    def money_as_text(self) -> bool:
+        """v2 sends money as text."""
+        return self.flavour_type.money_as_text
+
+    @property
+    def client(self) -> BigCommerceClient:
+        """The tap's one HTTP client for this store."""
+        return t.cast("BigCommerceClient", getattr(self._tap, "client"))  # noqa: B009
+
+    @property
+    def page_size(self) -> int:
+        """Records per request."""
+        return int(self.config.get("page_size", 250))
+
+    def server_second(self) -> dt.datetime:
+        """The newest `date_modified` this run reads: the store's current second.
+
+        Records changed later are left for the next run, which starts at the bookmark
+        (inclusive), so a record written in that same second is read then. The store's
+        clock (the `Date` header, which never runs ahead of it) is used rather than ours.
+        """
+        now = self.client.server_now() or time.time()
+        return dt.datetime.fromtimestamp(int(now), tz=dt.timezone.utc)
+
+    @property
+    def requests_in_flight(self) -> int:
+        """How many requests may be under way at once, across all threads.
+
+        The setting, or fewer once the store's quota is known and leaves less room; the
+        pacer holds every request to the same number.
+        """
+        return self.client.pacer.slots()
+
+    def fetch_page(self, params: Params, flavour: Flavour | None = None) -> Page:
+        """One request through the client, unpacked by the flavour."""
+        flavour = flavour or self.flavour
+        passing = self._passing if flavour.page_decoder is not None else None
+        if passing is not None and not passing.worth_trying:
+            passing = None
+        document = self.client.get(
+            flavour.version,
+            flavour.path,
+            params,
+            resource=self.name,
+            decoder=flavour.page_decoder if passing is not None else None,
+        )
+        page = flavour.unpack(document, int(params.get("limit", self.page_size)))
+        if passing is not None:
+            page.records = [
+                passing.read(r) if isinstance(r, msgspec.Raw) else r for r in page.records
+            ]
+        self.progress.saw_total(page.total)
+        return page
+
+    def side_by_side(
+        self,
+        work: t.Callable[[_In], _Out],
+        items: t.Iterable[_In],
+        ahead: int | None = None,
+        workers: int | None = None,
+    ) -> t.Generator[_Out, None, None]:
+        """`work(item)` for each item, `workers` (default: `requests_in_flight`) at once.
+
+        Results come in order; see `overlap.side_by_side`. A failure stops the retries of
+        requests still under way.
+        """
+        return side_by_side(
+            work,
+            items,
+            workers=workers or self.requests_in_flight,
+            ahead=ahead,
+            on_failure=self.client.cancel,
+            name=self.name,
+        )
+
+    def stopping_others(self, records: t.Iterator[dict]) -> t.Iterator[dict]:
+        """`records`, except that an error stops requests still under way before it is raised.
+
+        (An error in a worker does so itself; this covers the reader's side: a bad page, a
+        second read by id.) Otherwise they would go on retrying while the run ends.
+        """
+        try:
+            yield from records
+        except Exception:
+            self.client.cancel()
+            raise
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Read every record modified since the bookmark (or `start_date`), oldest first."""
+        lower = self.get_starting_timestamp(context)
+        self.progress.reset()
+        self._passing = self._new_pass_through() if self._may_pass_through() else None
+        records = reader_for(self).read(lower)
+        self.child_batches.start()
+        self._prepared = self._sent_as_is = 0
+        for record, last in self.progress.track(records, self.page_size):
+            yield self._prepare(record, last=last)
+        # (A stream read whole writes ACTIVATE_VERSION here, once its reader exists: #14.)
+        self.logger.debug(
+            "%s: %s of them needed no conversion and were written as the API sent them",
+            self.name,
+            f"{self._sent_as_is:,}",
+        )
+
+    def _prepare(self, record: dict, *, last: bool) -> dict:
+        if type(record) is RawRecord:
+            self._sent_as_is += 1
+            return record  # already what the schema promises; no children read from it
+        converted = t.cast("dict", self._convert(record))
+        self._prepared += 1
+        if self.child_batches.feeding:
+            # The SDK writes STATE after every STATE_MSG_FREQUENCY-th record: every child row
+            # of the parents it covers must be out before it.
+            at_state = self._prepared % self.STATE_MSG_FREQUENCY == 0
+            self.child_batches.collect(
+                converted,
+                # Children follow their parent through stream-map filters, as in the SDK.
+                keep=bool(self.stream_maps[0].get_filter_result(converted)),
+                due=last or at_state,
+            )
+        return converted
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """Sync the child streams here, a batch at a time, instead of once per record.
+
+        Nothing is left for the SDK (see `ChildBatches.hand_over`).
+        """
+        self.child_batches.hand_over()
+        return ()
+
+    def take_child_rows(self, child: str) -> list[dict]:
+        """The rows of `child` in the batch being handed over."""
+        return self.child_batches.take(child)
+
+    def _count_since_bookmark(self) -> int | None:
+        """For progress lines: how many records the run reads, where pages do not say."""
+        return count_records(self, self.get_starting_timestamp(None), None)
+
+    def _new_pass_through(self) -> PassThrough:
+        # What paging reads (`id`, `date_modified`) and what the SDK reads, which a catalog
+        # may set otherwise (key properties, replication key).
+        wanted = ("id", "date_modified", *(self.primary_keys or ()), self.replication_key)
+        known = self.schema.get("properties") or {}
+        keys = tuple(key for key in dict.fromkeys(wanted) if key and key in known)
+        return PassThrough(self.schema, keys, self.name)
+
+    def _may_pass_through(self) -> bool:
+        """Whether records can be written as the API sent them, when they already match.
+
+        Not when anything else needs the whole record: child streams, deselected fields,
+        stream maps or flattening, or batch files.
+        """
+        return (
+            self.flavour.page_decoder is not None
+            and self._everything_selected
+            and self._default_maps
+            and not self.has_selected_descendents
+            and self.get_batch_config(self.config) is None
+        )
+
+
+class ChildStream(LeanRecordsMixin):
+    """Rows of a parent stream; they share the parent's bookmark.
+
+    A child declares `name`, `parent_stream_type` and `replication` (`FromParentInclude(...)`
+    for rows inside the parent's records: which field, and where a capped include's rest
+    comes from), and optionally `primary_keys`.
+    """
+
+    #: Where the rows come from: `FromParentInclude()` (`PerParent(...)` comes next, #14).
+    replication: t.ClassVar[Replication]
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    # No state of their own: a changed parent brings its current children along.
+    state_partitioning_keys: t.ClassVar[list[str]] = []
+
+    def __init__(self, tap: t.Any) -> None:
+        """Load the stream's schema from `schemas/`."""
+        super().__init__(tap, schema=load_schema(self.name))
+
+    @property
+    def money_as_text(self) -> bool:
+        """As the parent's: children come inside its responses."""
+        parent = t.cast("type[BigCommerceStream]", self.parent_stream_type)
+        return parent.flavour_type.money_as_text
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The rows the parent handed over."""
+        parent = next(s for s in self._tap.streams.values() if type(s) is self.parent_stream_type)
+        for row in t.cast("BigCommerceStream", parent).take_child_rows(self.name):
+            yield self._convert(row)
