@@ -197,7 +197,7 @@ def test_wheel_holds_the_package_and_every_schema(installed: Installed):
 def test_everything_comes_from_the_new_venv(installed: Installed):
     probe = (
         "import json, sys, importlib.metadata as m, tap_bigcommerce\n"
-        "from tap_bigcommerce.streams import schema_dir\n"
+        "from tap_bigcommerce.schema_files import schema_dir\n"
         f"dist = m.distribution({DISTRIBUTION!r})\n"
         "print(json.dumps({'file': tap_bigcommerce.__file__, 'version': dist.version,\n"
         "    'metadata': str(dist.locate_file('')), 'schemas': str(schema_dir()),\n"

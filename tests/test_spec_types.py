@@ -17,7 +17,8 @@ from jsonschema import Draft7Validator
 
 from tap_bigcommerce.sandbox import Sandbox, Store, records
 from tap_bigcommerce.sandbox.spec_types import load_tree, narrowings
-from tap_bigcommerce.streams import STREAM_TYPES, load_schema
+from tap_bigcommerce.schema_files import load_schema
+from tap_bigcommerce.streams import STREAM_TYPES
 from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config, select_only
 
 STREAMS = [stream.name for stream in STREAM_TYPES]

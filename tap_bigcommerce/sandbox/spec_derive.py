@@ -31,6 +31,55 @@ SOURCES: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "order_products": ("orders.v2.oas2.yml", "orderProducts"),
     "order_shipping_addresses": ("orders.v2.oas2.yml", "orderShippingAddress"),
 }
+#: Streams whose record is the item of a list endpoint's answer (`GET path`, 2xx): the
+#: envelope's `data` unwrapped, then the array's items (or the object itself: /v2/store).
+LIST_SOURCES: dict[str, tuple[str, str]] = {
+    "category_trees": ("category-trees_catalog.v3.yml", "/catalog/trees"),
+    "categories": ("category-trees_catalog.v3.yml", "/catalog/trees/categories"),
+    "brands": ("brands_catalog.v3.yml", "/catalog/brands"),
+    "product_bulk_pricing_rules": (
+        "products_catalog.v3.yml",
+        "/catalog/products/{product_id}/bulk-pricing-rules",
+    ),
+    "product_reviews": ("products_catalog.v3.yml", "/catalog/products/{product_id}/reviews"),
+    "price_lists": ("price_lists.v3.yml", "/pricelists"),
+    "price_list_records": ("price_lists.v3.yml", "/pricelists/{price_list_id}/records"),
+    "inventory_locations": ("locations.v3.yml", "/inventory/locations"),
+    "inventory_levels": ("inventory.v3.yml", "/inventory/items"),
+    "channels": ("channels.v3.yml", "/channels"),
+    "coupons": ("marketing.v2.yml", "/coupons"),
+    "promotions": ("promotions.v3.yml", "/promotions"),
+    "gift_certificates": ("marketing.v2.yml", "/gift_certificates"),
+    "currencies": ("currencies.v2.yml", "/currencies"),
+    "store_information": ("store_information.v2.yml", "/store"),
+}
+#: Rows the tap builds from a nested list: one row per item of `inside`, carrying the fields
+#: of `outer` beside the item's own (inventory: one row per variant per location).
+ROW_PER_ITEM: dict[str, tuple[str, str]] = {"inventory_levels": ("identity", "locations")}
+#: Fields the tap adds to rows that do not carry them (their parent's id).
+ADDED_FIELDS: dict[str, dict[str, Node]] = {
+    "product_bulk_pricing_rules": {"product_id": {"types": ["integer"], "nullable": False}},
+    "product_custom_fields": {"product_id": {"types": ["integer"], "nullable": False}},
+    "product_reviews": {"product_id": {"types": ["integer"], "nullable": False}},
+}
+#: The key of each stream whose schema `--write-schemas` writes (keys are never null).
+NEW_STREAM_KEYS: dict[str, tuple[str, ...]] = {
+    "category_trees": ("id",),
+    "categories": ("category_id",),
+    "brands": ("id",),
+    "product_bulk_pricing_rules": ("id", "product_id"),
+    "product_reviews": ("id", "product_id"),
+    "price_lists": ("id", "date_modified"),
+    "price_list_records": ("price_list_id", "variant_id", "currency", "date_modified"),
+    "inventory_locations": ("id",),
+    "inventory_levels": ("variant_id", "location_id"),
+    "channels": ("id", "date_modified"),
+    "coupons": ("id",),
+    "promotions": ("id",),
+    "gift_certificates": ("id",),
+    "currencies": ("id",),
+    "store_information": ("id",),
+}
 #: Properties documented outside the record's own component: (stream, property) -> the spec
 #: file, the component and whether the property is a list of it.
 EXTRA_PROPERTIES: dict[tuple[str, str], tuple[str, str, bool]] = {
@@ -54,6 +103,18 @@ class _Spec:
         for part in path:
             target = target[part]
         return self.node(target, ())
+
+    def list_item(self, path: str) -> Node:
+        """The record of `GET path`: its 2xx JSON answer, `data` unwrapped, items taken."""
+        responses = self.document["paths"][path]["get"]["responses"]
+        answer = next(v for k, v in responses.items() if str(k).startswith("2") and v)
+        if "$ref" in answer:  # a shared response object (components/responses)
+            answer = self._resolve(answer["$ref"])
+        node = self.node(answer["content"]["application/json"]["schema"], ())
+        data = (node.get("properties") or {}).get("data")
+        if data is not None:
+            node = data
+        return t.cast("Node", node.get("items", node))
 
     def _resolve(self, ref: str) -> dict:
         target: t.Any = self.document
@@ -154,6 +215,15 @@ def derive(spec_dir: Path) -> dict[str, Node]:
     tree: dict[str, Node] = {}
     for stream, (file, component) in SOURCES.items():
         tree[stream] = spec(file).component(component)
+    for stream, (file, path) in LIST_SOURCES.items():
+        tree[stream] = spec(file).list_item(path)
+    for stream, (outer, inside) in ROW_PER_ITEM.items():
+        props = tree[stream]["properties"]
+        row = dict(props[outer].get("properties") or {})
+        row.update(props[inside]["items"].get("properties") or {})
+        tree[stream] = {"types": ["object"], "nullable": False, "properties": row}
+    for stream, added in ADDED_FIELDS.items():
+        tree[stream].setdefault("properties", {}).update(added)
     for (stream, prop), (file, component, is_list) in EXTRA_PROPERTIES.items():
         sub = spec(file).component(component)
         if is_list:
@@ -162,19 +232,91 @@ def derive(spec_dir: Path) -> dict[str, Node]:
     return tree
 
 
+#: v2 dates the spec types as plain text (RFC 2822, or "" for none): the tap writes them as
+#: ISO-8601 `date-time` in UTC, as it does the orders' dates.
+V2_DATES = {
+    "coupons": {"date_created", "expires"},
+    "gift_certificates": {"purchase_date", "expiry_date"},
+}
+#: Untyped in the spec (any JSON value): a schema every SDK path and target can handle.
+ANY_VALUE: dict[str, t.Any] = {
+    "anyOf": [
+        {"type": ["number", "string", "boolean", "null"]},
+        {"type": "object", "properties": {}},
+        {"type": "array", "items": {"type": ["number", "string", "boolean", "null"]}},
+    ]
+}
+
+
+def to_schema(node: Node, keys: t.Iterable[str] = (), dates: t.Iterable[str] = ()) -> dict:
+    """A stream's JSON Schema from its spec node: every field nullable but the keys.
+
+    Types as wide as the spec's, no enum, pattern or format imposed, except `date-time`
+    where the tap writes ISO-8601 dates.
+    """
+    keys, dates = set(keys), set(dates)
+    schema: dict[str, t.Any] = {"type": "object", "properties": {}}
+    for name, sub in (node.get("properties") or {}).items():
+        field = _field_schema(sub, nullable=name not in keys)
+        if name in dates and "string" in (sub.get("types") or ()):
+            field["format"] = "date-time"
+        schema["properties"][name] = field
+    schema["required"] = [k for k in schema["properties"] if k in keys]
+    return schema
+
+
+def _field_schema(node: Node, *, nullable: bool = True) -> dict:
+    types = node.get("types")
+    if types is None:
+        return dict(ANY_VALUE)
+    kinds = [*types, "null"] if nullable else list(types)
+    field: dict[str, t.Any] = {"type": kinds[0] if len(kinds) == 1 else kinds}
+    if node.get("format") == "date-time":
+        field["format"] = "date-time"
+    if "object" in types:
+        field["properties"] = {
+            name: _field_schema(sub) for name, sub in (node.get("properties") or {}).items()
+        }
+    if "array" in types:
+        field["items"] = _field_schema(node.get("items") or {"types": None})
+    return field
+
+
+def write_schema(stream: str, tree: dict[str, Node], keys: t.Iterable[str], path: Path) -> None:
+    """`schemas/<stream>.json`, one field a line where it fits."""
+    schema = to_schema(tree[stream], keys, V2_DATES.get(stream, ()))
+    lines = ["{", '  "type": "object",', '  "properties": {']
+    props = list(schema["properties"].items())
+    for k, (name, field) in enumerate(props):
+        comma = "," if k < len(props) - 1 else ""
+        lines.append(f"    {json.dumps(name)}: {json.dumps(field, ensure_ascii=False)}{comma}")
+    lines += ["  },", f'  "required": {json.dumps(schema["required"])}', "}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate `spec_types.json` from the specs, or audit the schemas against it."""
+    """Regenerate `spec_types.json` from the specs, write new schemas, audit them all."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec-dir", type=Path, help="write the tree from these spec files")
     parser.add_argument("--audit", action="store_true", help="list every narrowing in schemas/")
+    parser.add_argument(
+        "--write-schemas", nargs="+", metavar="STREAM", help="(re)write these schemas/ files"
+    )
     args = parser.parse_args(argv)
     if args.spec_dir is not None:
         tree = derive(args.spec_dir)
         tree_file().write_text(json.dumps(tree, indent=1, sort_keys=True) + "\n", "utf-8")
         load_tree.cache_clear()
         print(f"wrote {tree_file()} ({len(tree)} streams)")
+    if args.write_schemas:
+        from tap_bigcommerce.schema_files import schema_dir
+
+        for stream in args.write_schemas:
+            path = schema_dir() / f"{stream}.json"
+            write_schema(stream, load_tree(), NEW_STREAM_KEYS[stream], path)
+            print(f"wrote {path}")
     if args.audit:
-        from tap_bigcommerce.streams import load_schema  # the tap, only when auditing
+        from tap_bigcommerce.schema_files import load_schema
 
         total = 0
         for stream, spec in load_tree().items():
