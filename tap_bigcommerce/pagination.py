@@ -113,6 +113,15 @@ class Flavour:
         """The filters of a window, for a count endpoint (where lists carry no total)."""
         raise NotImplementedError
 
+    #: How a whole listing is walked (streams read whole): "id" (a filter on the id, so a
+    #: record created or deleted meanwhile shifts nothing), "page" (page numbers, where the
+    #: endpoint has no id filter) or "single" (the endpoint answers one object).
+    walk: t.ClassVar[str] = "page"
+
+    def whole_params(self, after: t.Any, page: int, limit: int) -> Params:
+        """The next request of a whole listing: ids after `after`, or page `page`."""
+        return {**self.extra, "page": page, "limit": limit}
+
 
 class _V3Envelope(t.TypedDict, total=False):
     data: list[msgspec.Raw]
@@ -213,13 +222,82 @@ class CustomersFlavour(_V3Flavour):
         return base64.b64encode(f"id:{page.records[-1]['id']}".encode()).decode()
 
 
-class OrdersFlavour(Flavour):
+class V3ById(_V3Flavour):
+    """A v3 list walked by `id:greater`, sorted `sort=id&direction=asc` (brands)."""
+
+    walk = "id"
+
+    def whole_params(self, after: t.Any, page: int, limit: int) -> Params:
+        """Ids past the last one read; the first page has no filter."""
+        params = {**self.extra, "limit": limit, "sort": "id", "direction": "asc"}
+        if after is not None:
+            params["id:greater"] = after
+        return params
+
+
+class V3ByPage(_V3Flavour):
+    """A v3 list with no id filter, walked by page number (category trees, locations ...)."""
+
+
+class _V2Flavour(Flavour):
+    """v2: a plain array, HTTP 204 when there is nothing (more), money as text."""
+
+    version = "v2"
+    money_as_text = True
+
+    def unpack(self, document: t.Any, limit: int) -> Page:
+        """v2 lists are bare arrays; 204 (None) means nothing more."""
+        if document is None:
+            return Page(records=[], is_last=True)
+        if not isinstance(document, list):
+            raise BadResponseError(
+                f"{self.resource}: expected a JSON array from /v2/{self.path}, "
+                f"got {_describe(document)}"
+            )
+        return Page(records=document, is_last=len(document) < limit)
+
+
+class V2ById(_V2Flavour):
+    """A v2 list walked by `min_id` (inclusive), in id order (coupons, gift certificates)."""
+
+    walk = "id"
+
+    def whole_params(self, after: t.Any, page: int, limit: int) -> Params:
+        """`min_id` one past the last id read."""
+        params = {**self.extra, "limit": limit}
+        if after is not None:
+            params["min_id"] = int(after) + 1
+        return params
+
+
+class V2ByPage(_V2Flavour):
+    """A v2 list with no id filter, walked by page number (currencies, order statuses)."""
+
+
+class V2Single(_V2Flavour):
+    """A v2 endpoint that answers one object (`/v2/store`): one record."""
+
+    walk = "single"
+
+    def whole_params(self, after: t.Any, page: int, limit: int) -> Params:
+        """No paging: the object itself."""
+        return dict(self.extra)
+
+    def unpack(self, document: t.Any, limit: int) -> Page:
+        """The object is the one record."""
+        if not isinstance(document, dict):
+            raise BadResponseError(
+                f"{self.resource}: expected a JSON object from /v2/{self.path}, "
+                f"got {_describe(document)}"
+            )
+        return Page(records=[document], is_last=True)
+
+
+class OrdersFlavour(_V2Flavour):
     """`/v2/orders`: a plain array, HTTP 204 past the end, `min_date_modified`, `min_id`."""
 
     resource = "orders"
-    version = "v2"
     path = "orders"
-    money_as_text = True
 
     def __init__(
         self,
@@ -259,17 +337,6 @@ class OrdersFlavour(Flavour):
         if after is not None:
             params["min_id"] = int(after) + 1
         return params
-
-    def unpack(self, document: t.Any, limit: int) -> Page:
-        """v2 lists are bare arrays; 204 (None) means nothing more."""
-        if document is None:
-            return Page(records=[], is_last=True)
-        if not isinstance(document, list):
-            raise BadResponseError(
-                f"{self.resource}: expected a JSON array from /v2/{self.path}, "
-                f"got {_describe(document)}"
-            )
-        return Page(records=document, is_last=len(document) < limit)
 
     def count_params(self, lower: dt.datetime | None, upper: dt.datetime | None) -> Params:
         """The filters of a window, for `/v2/orders/count` (v2 lists carry no total)."""

@@ -15,6 +15,7 @@ from functools import cached_property
 
 import msgspec
 
+from tap_bigcommerce.errors import ScopeError
 from tap_bigcommerce.overlap import side_by_side
 from tap_bigcommerce.readers import reader_for
 from tap_bigcommerce.readers.children import ChildBatches
@@ -24,6 +25,7 @@ from tap_bigcommerce.records import LeanRecordsMixin
 from tap_bigcommerce.replication import (
     IncludedRows,
     Incremental,
+    ReadWhole,
     Replication,
 )
 from tap_bigcommerce.schema_files import load_schema
@@ -57,6 +59,11 @@ class BigCommerceStream(LeanRecordsMixin):
     includes: t.ClassVar[tuple[str, ...]] = ()
     #: A walk of the includes that yields child rows (where no single field holds them).
     child_rows: t.ClassVar[IncludedRows | None] = None
+    #: The API account scope the endpoint needs, as the control panel names it.
+    scope: t.ClassVar[str]
+    #: A main stream fails the run without its scope; any other is skipped with a warning.
+    strict_scope: t.ClassVar[bool] = False
+    _scope_missing = False
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     # Records come out in date_modified order, so STATE can be written mid-stream and a
@@ -194,21 +201,52 @@ class BigCommerceStream(LeanRecordsMixin):
             raise
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Read every record modified since the bookmark (or `start_date`), oldest first."""
+        """Read every record modified since the bookmark (or `start_date`), oldest first.
+
+        A stream read whole ends with ACTIVATE_VERSION, only once its last record is out
+        (never on a failed read), so a target marks just the rows that vanished. A stream
+        whose scope the API account lacks is skipped with a warning, unless it is one of
+        the main streams (`strict_scope`).
+        """
         lower = self.get_starting_timestamp(context)
         self.progress.reset()
         self._passing = self._new_pass_through() if self._may_pass_through() else None
+        whole = isinstance(self.replication, ReadWhole)
+        if whole:
+            # The records carry the version that the message after the last one activates.
+            self._stream_version = time.time_ns() // 1_000_000
         records = reader_for(self).read(lower)
+        if not self.strict_scope:
+            records = self._skipped_without_scope(records)
         self.child_batches.start()
         self._prepared = self._sent_as_is = 0
         for record, last in self.progress.track(records, self.page_size):
             yield self._prepare(record, last=last)
-        # (A stream read whole writes ACTIVATE_VERSION here, once its reader exists: #14.)
+        if whole and not self._scope_missing:
+            self._write_activate_version_message(t.cast("int", self._stream_version))
         self.logger.debug(
             "%s: %s of them needed no conversion and were written as the API sent them",
             self.name,
             f"{self._sent_as_is:,}",
         )
+
+    def _skipped_without_scope(self, records: t.Iterator[dict]) -> t.Iterator[dict]:
+        """`records`, or none and one warning when the first request is refused (403)."""
+        self._scope_missing = False
+        try:
+            first = next(records, None)
+        except ScopeError:
+            self._scope_missing = True
+            self.logger.warning(
+                "%s: skipped, the API account lacks the '%s' scope (HTTP 403); grant it "
+                "read-only to read this stream, or deselect it",
+                self.name,
+                self.scope,
+            )
+            return
+        if first is not None:
+            yield first
+            yield from records
 
     def _prepare(self, record: dict, *, last: bool) -> dict:
         if type(record) is RawRecord:

@@ -7,9 +7,20 @@ children; a child stream names its parent. The schema is `schemas/<name>.json`.
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import Stream
 
-from tap_bigcommerce.pagination import CustomersFlavour, OrdersFlavour, ProductsFlavour
+from tap_bigcommerce.pagination import (
+    CustomersFlavour,
+    OrdersFlavour,
+    ProductsFlavour,
+    V2ById,
+    V2ByPage,
+    V2Single,
+    V3ById,
+    V3ByPage,
+)
 from tap_bigcommerce.replication import (
     AlsoList,
     CompleteByListing,
@@ -17,6 +28,7 @@ from tap_bigcommerce.replication import (
     FromParentInclude,
     IncludedRows,
     Incremental,
+    ReadWhole,
 )
 from tap_bigcommerce.stream_base import BigCommerceStream, ChildStream
 from tap_bigcommerce.subresources import (
@@ -33,6 +45,8 @@ class ProductsStream(BigCommerceStream):
     """
 
     name = "products"
+    scope = "Products"
+    strict_scope = True  # a main stream: without its scope the run fails
     endpoint = "catalog/products"
     flavour_type = ProductsFlavour
     replication = Incremental("date_modified")
@@ -50,6 +64,8 @@ class CustomersStream(BigCommerceStream):
     """Customers, `/v3/customers`."""
 
     name = "customers"
+    scope = "Customers"
+    strict_scope = True  # a main stream: without its scope the run fails
     endpoint = "customers"
     flavour_type = CustomersFlavour
     replication = Incremental("date_modified")
@@ -64,6 +80,8 @@ class OrdersStream(BigCommerceStream):
     """
 
     name = "orders"
+    scope = "Orders"
+    strict_scope = True  # a main stream: without its scope the run fails
     endpoint = "orders"
     flavour_type = OrdersFlavour
     replication = Incremental(
@@ -130,6 +148,102 @@ class OrderShippingAddressesStream(ChildStream):
     replication = FromParentInclude()
 
 
+# ------------------------------------------------------------------ read whole, every run
+# Small tables with no date to key on: read whole each run, then ACTIVATE_VERSION, so that
+# a target marks the rows that vanished. Without their scope they are skipped.
+
+
+class CategoryTreesStream(BigCommerceStream):
+    """Category trees (one per storefront channel), `/v3/catalog/trees`."""
+
+    name = "category_trees"
+    scope = "Products"
+    endpoint = "catalog/trees"
+    flavour_type = V3ByPage
+    replication = ReadWhole()
+
+
+class CategoriesStream(BigCommerceStream):
+    """Categories of every tree, `/v3/catalog/trees/categories`; `tree_id` on each row."""
+
+    name = "categories"
+    scope = "Products"
+    endpoint = "catalog/trees/categories"
+    flavour_type = V3ByPage
+    replication = ReadWhole()
+    primary_keys: t.ClassVar[list[str]] = ["category_id"]
+
+
+class BrandsStream(BigCommerceStream):
+    """Brands, `/v3/catalog/brands`, walked by `id:greater`."""
+
+    name = "brands"
+    scope = "Products"
+    endpoint = "catalog/brands"
+    flavour_type = V3ById
+    replication = ReadWhole()
+
+
+class InventoryLocationsStream(BigCommerceStream):
+    """Inventory locations (stores, warehouses), `/v3/inventory/locations`."""
+
+    name = "inventory_locations"
+    scope = "Store Locations"
+    endpoint = "inventory/locations"
+    flavour_type = V3ByPage
+    replication = ReadWhole()
+
+
+class PromotionsStream(BigCommerceStream):
+    """Promotions (automatic and coupon discounts), `/v3/promotions`."""
+
+    name = "promotions"
+    scope = "Marketing"
+    endpoint = "promotions"
+    flavour_type = V3ByPage
+    replication = ReadWhole()
+
+
+class CouponsStream(BigCommerceStream):
+    """Coupons, `/v2/coupons`, walked by `min_id`."""
+
+    name = "coupons"
+    scope = "Marketing"
+    endpoint = "coupons"
+    flavour_type = V2ById
+    replication = ReadWhole()
+
+
+class GiftCertificatesStream(BigCommerceStream):
+    """Gift certificates, `/v2/gift_certificates`, walked by `min_id`."""
+
+    name = "gift_certificates"
+    scope = "Marketing"
+    endpoint = "gift_certificates"
+    flavour_type = V2ById
+    replication = ReadWhole()
+
+
+class CurrenciesStream(BigCommerceStream):
+    """The store's currencies, `/v2/currencies`."""
+
+    name = "currencies"
+    scope = "Information & Settings"
+    endpoint = "currencies"
+    flavour_type = V2ByPage
+    replication = ReadWhole()
+
+
+class StoreInformationStream(BigCommerceStream):
+    """The store's own settings, `/v2/store`: one row."""
+
+    name = "store_information"
+    scope = "Information & Settings"
+    endpoint = "store"
+    flavour_type = V2Single
+    replication = ReadWhole()
+
+
 STREAM_TYPES: list[type[Stream]] = [
     ProductsStream,
     ProductVariantsStream,
@@ -140,6 +254,15 @@ STREAM_TYPES: list[type[Stream]] = [
     OrdersStream,
     OrderProductsStream,
     OrderShippingAddressesStream,
+    CategoryTreesStream,
+    CategoriesStream,
+    BrandsStream,
+    InventoryLocationsStream,
+    PromotionsStream,
+    CouponsStream,
+    GiftCertificatesStream,
+    CurrenciesStream,
+    StoreInformationStream,
 ]
 
 __all__ = ["STREAM_TYPES"]

@@ -24,7 +24,7 @@ from tap_bigcommerce.client import (
     RetryPolicy,
     StoreConnection,
 )
-from tap_bigcommerce.errors import BigCommerceError, ConfigError
+from tap_bigcommerce.errors import BigCommerceError, ConfigError, ScopeError
 from tap_bigcommerce.output import StateFlushingWriter
 from tap_bigcommerce.redact import install_redaction
 from tap_bigcommerce.stream_base import BigCommerceStream
@@ -325,7 +325,16 @@ class TapBigCommerce(Tap):
         """
         for stream in self.streams.values():
             if isinstance(stream, BigCommerceStream):
-                stream.fetch_page({"limit": 1})
+                try:
+                    stream.fetch_page({"limit": 1})
+                except ScopeError:
+                    if stream.strict_scope:
+                        raise
+                    self.logger.warning(
+                        "%s: the API account lacks the '%s' scope; the stream will be skipped",
+                        stream.name,
+                        stream.scope,
+                    )
         self.logger.info("Connected to store '%s'", self.store.store_hash)
 
     def run_discovery(self) -> str:

@@ -32,7 +32,9 @@ def test_every_stream_declares_what_it_is():
         assert stream_type.__dict__.get("replication") is not None, stream_type.name
         if issubclass(stream_type, BigCommerceStream):
             assert stream_type.endpoint and stream_type.flavour_type, stream_type.name
-            assert stream_type.replication_key == "date_modified"
+            expected = stream_type.replication.replication_key
+            assert stream_type.replication_key == expected, stream_type.name
+            assert isinstance(stream_type.replication, Incremental) == (expected is not None)
         else:
             assert issubclass(stream_type, ChildStream)
             assert stream_type.parent_stream_type in STREAM_TYPES

@@ -516,7 +516,7 @@ def test_auth_errors(big: Sandbox) -> None:
 
 
 def test_unknown_paths_404_in_flavour(api: Client) -> None:
-    v3 = api.get("/v3/catalog/brands")
+    v3 = api.get("/v3/catalog/no-such-things")
     assert v3.status_code == 404 and v3.json()["status"] == 404
     v2 = api.get("/v2/customers")
     assert v2.status_code == 404 and isinstance(v2.json(), list)

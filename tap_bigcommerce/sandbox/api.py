@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from . import fields, records
+from . import fields, records, rest
 from .formats import FilterValueError, parse_v2_date, parse_v3_date
 from .store import Query, Store
 
@@ -514,3 +514,42 @@ def store_info(store: Store, q: dict[str, str]) -> Response:
 def server_time(store: Store, q: dict[str, str]) -> Response:
     """``GET /v2/time``."""
     return json_response({"time": int(time.time())})
+
+
+# ----------------------------------------------------------------------------- the rest
+
+
+def _rest_rows(store: Store, q: dict[str, str], resource: rest.Resource) -> list[dict[str, Any]]:
+    """The rows a listing of `resource` answers, in id order, filtered as asked."""
+    ids = store.rest.ids(resource.name)
+    if resource.id_filter:
+        if resource.flavour == "v3":
+            greater = _int(q, "id:greater", minimum=0)
+            low = None if greater is None else greater + 1
+            high = None
+        else:
+            low, high = _v2_int(q, "min_id"), _v2_int(q, "max_id")
+        ids = [i for i in ids if (low is None or i >= low) and (high is None or i <= high)]
+    wanted = _int_list(q, "id:in")
+    if wanted is not None:
+        ids = [i for i in ids if i in set(wanted)]
+    rows = [store.rest.row(resource.name, i) for i in ids]
+    for name in resource.in_filters:
+        values = _int_list(q, f"{name}:in")
+        if values is not None:
+            rows = [r for r in rows if r.get(name) in set(values)]
+    return rows
+
+
+def list_rest(store: Store, q: dict[str, str], name: str) -> Response:
+    """A listing of the rest of the store: a v3 envelope, or a v2 array (204 when empty)."""
+    resource = rest.BY_NAME[name]
+    if resource.flavour == "v3":
+        page, limit = _page_limit(q)
+        rows = _rest_rows(store, q, resource)
+        chunk = rows[(page - 1) * limit : page * limit]
+        meta = {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}
+        return json_response({"data": chunk, "meta": meta})
+    page, limit = _v2_page_limit(q)
+    chunk = _rest_rows(store, q, resource)[(page - 1) * limit : page * limit]
+    return json_response(chunk) if chunk else Response(204)

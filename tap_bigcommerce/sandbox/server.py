@@ -21,13 +21,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import api
+from . import api, rest
 from .api import ApiError, Response
 from .faults import Fault, Faults, rewrite_body, rewrites_body
 from .ratelimit import RateLimiter
 from .store import RESOURCES, Store
 
-SCOPES = ("products", "customers", "orders", "information")
+SCOPES = (
+    "products", "customers", "orders", "information", "marketing", "inventory", "locations",
+    "channels",
+)  # fmt: skip
 _STORE_PATH = re.compile(r"^/stores/([^/]+)(/.*)?$")
 
 
@@ -59,6 +62,11 @@ ROUTES = (
        lambda s, q, oid: api.order_sub(s, q, oid, "shipping_addresses")),
     _r(r"/v2/store", "v2", "information", api.store_info),
     _r(r"/v2/time", "v2", "information", api.server_time),
+    *(
+        _r(resource.path, resource.flavour, resource.scope,
+           lambda s, q, name=resource.name: api.list_rest(s, q, name))
+        for resource in rest.RESOURCES
+    ),
 )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import records
+from .rest import RestOfStore
 from .spread import spread
 
 RESOURCES = ("products", "customers", "orders")
@@ -133,7 +134,7 @@ class Store:
         plateau: int | None = None, archived_rate: float = 0.02,
         cache_bytes: int | None = DEFAULT_CACHE_BYTES,
         undocumented: dict[str, dict[str, Any]] | None = None, undocumented_every: int = 1,
-        spread_values: bool = True,
+        spread_values: bool = True, rest_sizes: dict[str, int] | None = None,
     ) -> None:  # fmt: skip
         self.seed = seed
         self.spread_values = spread_values
@@ -148,6 +149,8 @@ class Store:
         self._n_customers_seeded = customers
         for name, n in (("products", products), ("customers", customers), ("orders", orders)):
             self._seed_table(name, n, archived_rate if name == "orders" else 0.0)
+        #: Brands, categories, coupons ... (see `rest`); `rest_sizes` sets how many of each.
+        self.rest = RestOfStore(self, rest_sizes)
 
     # ----------------------------------------------------------------- seeding
 

@@ -1,0 +1,236 @@
+"""The rest of the store: brands, categories, coupons, currencies ... generated from the spec.
+
+Each resource is a small declaration (`Resource`): its path, flavour, scope, how the API
+lets a listing be walked, and how many rows a store holds. Its rows are built from the
+spec's types (`spec_types.json`) by one generic generator, with the few fields that must
+agree with the rest of the store (ids, references, dates) set by the resource itself, and
+spread over the spec's edges like every other record (`spread`). Rows can be created,
+changed and deleted while a sync runs; a deleted row vanishes from every listing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+import zlib
+from dataclasses import dataclass, field
+
+from .formats import iso_offset, money4, rfc2822
+from .records import mix
+from .spec_types import Node, load_tree
+from .spread import spread
+
+if t.TYPE_CHECKING:
+    from .store import Store
+
+Row = dict[str, t.Any]
+#: Builds the fields a row must have right: `(store, row id, the generic row)`.
+Fixer = t.Callable[["Store", int, Row], None]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One listing of the rest of the store, as the sandbox serves it."""
+
+    name: str  # the stream's name
+    path: str  # route pattern under /stores/{hash}
+    flavour: str  # "v2" or "v3"
+    scope: str  # one of server.SCOPES
+    rows: int  # rows a new store holds
+    #: `id:greater` (v3) or `min_id`/`max_id` (v2) filter the listing by id.
+    id_filter: bool = False
+    #: Sets the fields that must agree with the rest of the store.
+    fix: Fixer | None = None
+    #: Filters of the form `name:in` on a field of the row (categories' `tree_id:in`).
+    in_filters: tuple[str, ...] = ()
+    #: v2 dates sent as RFC 2822 text.
+    v2_dates: tuple[str, ...] = ()
+    #: v2 money sent as 4-decimal text.
+    v2_money: tuple[str, ...] = ()
+
+
+def _fix_category(store: Store, rid: int, row: Row) -> None:
+    row["category_id"] = rid
+    row["tree_id"] = 1 + rid % 2
+    row["parent_id"] = 0 if rid <= 4 else 1 + (rid - 1) % 4
+
+
+def _fix_tree(store: Store, rid: int, row: Row) -> None:
+    row["channels"] = [rid]
+
+
+def _fix_currency(store: Store, rid: int, row: Row) -> None:
+    code = ("USD", "EUR", "JPY", "GBP", "PLN")[(rid - 1) % 5]
+    row.update(currency_code=code, is_default=rid == 1, currency_exchange_rate=f"{rid:.10f}")
+
+
+def _fix_gift_certificate(store: Store, rid: int, row: Row) -> None:
+    row["customer_id"] = 1 + rid % max(1, store.count("customers"))
+    row["order_id"] = 1 + rid % max(1, store.count("orders"))
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("category_trees", r"/v3/catalog/trees", "v3", "products", 2, fix=_fix_tree),
+    Resource(
+        "categories",
+        r"/v3/catalog/trees/categories",
+        "v3",
+        "products",
+        24,
+        fix=_fix_category,
+        in_filters=("tree_id", "category_id"),
+    ),
+    Resource("brands", r"/v3/catalog/brands", "v3", "products", 15, id_filter=True),
+    Resource("inventory_locations", r"/v3/inventory/locations", "v3", "locations", 3),
+    Resource("promotions", r"/v3/promotions", "v3", "marketing", 8),
+    Resource(
+        "coupons",
+        r"/v2/coupons",
+        "v2",
+        "marketing",
+        20,
+        id_filter=True,
+        v2_dates=("date_created", "expires"),
+        v2_money=("amount", "min_purchase"),
+    ),
+    Resource(
+        "gift_certificates",
+        r"/v2/gift_certificates",
+        "v2",
+        "marketing",
+        12,
+        id_filter=True,
+        fix=_fix_gift_certificate,
+        v2_dates=("purchase_date", "expiry_date"),
+        v2_money=("amount", "balance"),
+    ),
+    Resource("currencies", r"/v2/currencies", "v2", "information", 3, fix=_fix_currency),
+)
+BY_NAME = {resource.name: resource for resource in RESOURCES}
+
+
+@dataclass
+class _Rows:
+    """The live rows of one resource: id -> (date_created, date_modified, version)."""
+
+    state: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    next_id: int = 1
+
+
+class RestOfStore:
+    """The rows of every `Resource` of one store, and the changes made to them."""
+
+    def __init__(self, store: Store, sizes: dict[str, int] | None = None) -> None:
+        """Rows as many as each resource's default, or as `sizes` says."""
+        self.store = store
+        self._lock = threading.Lock()
+        self._tables: dict[str, _Rows] = {}
+        base = 1_600_000_000 + store.seed % 1000 * 3600
+        for resource in RESOURCES:
+            rows = _Rows()
+            n = (sizes or {}).get(resource.name, resource.rows)
+            for k in range(n):
+                at = base + k * 61
+                rows.state[rows.next_id] = (at, at, 0)
+                rows.next_id += 1
+            self._tables[resource.name] = rows
+
+    def ids(self, name: str) -> list[int]:
+        """The live ids of `name`, ascending."""
+        with self._lock:
+            return sorted(self._tables[name].state)
+
+    def row(self, name: str, rid: int) -> Row:
+        """One row as the API sends it."""
+        with self._lock:
+            created, modified, version = self._tables[name].state[rid]
+        return build_row(self.store, BY_NAME[name], rid, created, modified, version)
+
+    def delete(self, name: str, ids: t.Iterable[int]) -> None:
+        """Rows gone from every listing."""
+        with self._lock:
+            for rid in ids:
+                self._tables[name].state.pop(rid, None)
+
+    def touch(self, name: str, ids: t.Iterable[int], when: int | None = None) -> None:
+        """Rows changed now (a new version, `date_modified` moved)."""
+        now = int(time.time()) if when is None else when
+        with self._lock:
+            table = self._tables[name].state
+            for rid in ids:
+                created, _, version = table[rid]
+                table[rid] = (created, now, version + 1)
+
+    def insert(self, name: str, count: int = 1) -> list[int]:
+        """New rows, with ids past the largest ever given."""
+        now = int(time.time())
+        with self._lock:
+            rows = self._tables[name]
+            new = list(range(rows.next_id, rows.next_id + count))
+            for rid in new:
+                rows.state[rid] = (now, now, 0)
+            rows.next_id += count
+        return new
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def build_row(
+    store: Store, resource: Resource, rid: int, created: int, modified: int, version: int
+) -> Row:
+    """A row of `resource`: every field its spec documents, typed as the spec types it."""
+    node = load_tree()[resource.name]
+    salt = mix(store.seed, zlib.crc32(resource.name.encode()), rid, version)
+    row = t.cast("Row", _value(node, resource.name, rid, salt, modified, depth=0))
+    if "id" in row:
+        row["id"] = rid
+    for name in ("date_created", "created_at"):
+        if name in row:
+            row[name] = iso_offset(created)
+    for name in ("date_modified", "updated_at", "last_updated"):
+        if name in row:
+            row[name] = iso_offset(modified)
+    if resource.fix is not None:
+        resource.fix(store, rid, row)
+    spread(resource.name, row, store.seed)
+    for name in resource.v2_dates:
+        if name in row:
+            row[name] = rfc2822(created if name in ("date_created", "purchase_date") else modified)
+    for name in resource.v2_money:
+        if name in row:
+            row[name] = money4((salt % 100_000) / 100)
+    return row
+
+
+def _value(node: Node, name: str, rid: int, salt: int, modified: int, depth: int) -> t.Any:
+    """A value of the spec's type for field `name` (deterministic in `salt`)."""
+    h = mix(salt, zlib.crc32(name.encode()))
+    types = node.get("types") or ["string"]
+    if node.get("enum"):
+        values = [v for v in node["enum"] if v is not None]
+        if values:
+            return values[h % len(values)]
+    kind = "object" if "object" in types else "array" if "array" in types else types[0]
+    if kind == "object":
+        if depth > 3:
+            return {}
+        props = node.get("properties") or {}
+        return {k: _value(sub, k, rid, h, modified, depth + 1) for k, sub in props.items()}
+    if kind == "array":
+        if depth > 3:
+            return []
+        items = node.get("items") or {"types": ["string"]}
+        return [_value(items, name, rid, h + k, modified, depth + 1) for k in range(1 + h % 2)]
+    if kind == "integer":
+        return int(h % 1000)
+    if kind == "number":
+        return round((h % 100_000) / 100, 2)
+    if kind == "boolean":
+        return bool(h % 2)
+    if node.get("format") == "date-time":
+        return iso_offset(modified)
+    if "email" in name:
+        return f"{name.replace('_', '.')}{rid}@example.com"
+    return f"{name.replace('_', ' ').title()} {rid} — Zoë 東京"
