@@ -113,6 +113,9 @@ class Flavour:
         """The filters of a window, for a count endpoint (where lists carry no total)."""
         raise NotImplementedError
 
+    #: Whether the endpoint sorts by `date_modified` (keyset paging needs it).
+    sorts_by_date: t.ClassVar[bool] = True
+
     #: How a whole listing is walked (streams read whole): "id" (a filter on the id, so a
     #: record created or deleted meanwhile shifts nothing), "page" (page numbers, where the
     #: endpoint has no id filter) or "single" (the endpoint answers one object).
@@ -132,7 +135,7 @@ class _V3Flavour(Flavour):
     """v3: `{"data": [...], "meta": {"pagination": {...}}}`, filters as `attr:min`."""
 
     version = "v3"
-    page_decoder = msgspec.json.Decoder(_V3Envelope)
+    page_decoder: t.ClassVar[msgspec.json.Decoder[t.Any] | None] = msgspec.json.Decoder(_V3Envelope)
 
     def format_time(self, moment: dt.datetime) -> str:
         """v3 filters take ISO-8601 with seconds (a date alone gets the current time added)."""
@@ -237,6 +240,51 @@ class V3ById(_V3Flavour):
 
 class V3ByPage(_V3Flavour):
     """A v3 list with no id filter, walked by page number (category trees, locations ...)."""
+
+
+class V3DateWindow(_V3Flavour):
+    """A v3 list filtered by `date_modified:min`/`:max` that documents no sort at all.
+
+    Price lists and channels: their list operations document the date filters and
+    page/limit, but no `sort` (and so no order by `date_modified`), so keyset paging on the
+    date cannot be used. A window of dates is instead read whole, by page number, with its
+    total checked on every page, and sorted by the tap (`readers/unsorted.py`). No `sort`
+    is sent: the API documents none, and one it ignored would only hide the problem.
+    """
+
+    sorts_by_date: t.ClassVar[bool] = False
+    #: "page": pages by number, proven by their totals; "cursor": the API's `after` cursor.
+    window_walk: t.ClassVar[str] = "page"
+    # Records are sorted before they are written, so they are decoded in full.
+    page_decoder = None
+
+    def window_params(
+        self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int
+    ) -> Params:
+        """Only the date filters: in whatever order the API lists them."""
+        return self._window(lower, upper, limit)
+
+    def next_params(self, base: Params, number: int, previous: Page) -> Params:
+        """The request after `previous` (page `number - 1`) of the window `base`."""
+        return {**base, "page": number}
+
+
+class V3DateWindowCursor(V3DateWindow):
+    """As `V3DateWindow`, walked by the API's `after` cursor (price list records).
+
+    The cursor names a position in the listing's own order (the spec's example cursors
+    are base64 of an id), so a record that leaves the window meanwhile shifts nothing.
+    """
+
+    window_walk = "cursor"
+
+    def next_params(self, base: Params, number: int, previous: Page) -> Params:
+        """`after` the end cursor of the previous page (`page` is ignored with it)."""
+        if not previous.next_cursor:
+            raise BadResponseError(
+                f"{self.resource}: the API said more records follow but sent no cursor"
+            )
+        return {**base, "after": previous.next_cursor}
 
 
 class _V2Flavour(Flavour):

@@ -29,16 +29,32 @@ class AlsoList:
 
 
 @dataclass(frozen=True)
+class EachRow:
+    """An endpoint read once for each row of another listing, with a bookmark for each.
+
+    Price list records: `pricelists/{price_list_id}/records` for every price list that
+    `listing` (`pricelists`) lists on this run, changed or not; the state keeps one
+    bookmark per `key` (SDK state partitions), so one list's bookmark never moves another's.
+    """
+
+    listing: str
+    key: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Incremental:
     """Records modified since the bookmark on `field`, by the API's own filter and sort.
 
     `count`: an endpoint that counts a window with the same filters, for lists that carry
     no total (v2), e.g. `orders/count`. `also`: further listings merged in (see `AlsoList`).
+    `each`: the endpoint is read once per row of another listing (see `EachRow`).
     """
 
     field: str = "date_modified"
     count: str | None = None
     also: tuple[AlsoList, ...] = ()
+    each: EachRow | None = None
 
     @property
     def replication_key(self) -> str | None:

@@ -112,6 +112,48 @@ class BigCommerceStream(LeanRecordsMixin):
         """The API spelling, built once."""
         return self.make_flavour()
 
+    def flavour_for(self, context: Context | None) -> Flavour:
+        """The spelling of the endpoint read for `context` (a price list's records)."""
+        each = getattr(self.replication, "each", None)
+        if each is None or not context:
+            return self.flavour
+        flavour = self.make_flavour()
+        flavour.path = each.path.format(**context)
+        return flavour
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """One context per row of the listing the stream is read for (`EachRow`), else none.
+
+        Listed once per run, from the API, whether or not a row changed: a row listed for
+        the first time has no bookmark and is read from `start_date` (or whole). Without
+        the scope, no partition and one warning.
+        """
+        each = getattr(self.replication, "each", None)
+        if each is None:
+            return super().partitions
+        if self._each_rows is None:
+            self._each_rows = self._list_each_rows(each.listing, each.key)
+        return [dict(row) for row in self._each_rows]
+
+    _each_rows: list[dict] | None = None
+
+    def _list_each_rows(self, listing: str, key: str) -> list[dict]:
+        flavour = self.flavour_type(path=listing, resource=self.name)
+        ids: set[t.Any] = set()
+        number = 1
+        try:
+            while True:
+                page = self.fetch_page(flavour.whole_params(None, number, self.page_size), flavour)
+                ids.update(record["id"] for record in page.records)
+                if not page.records or number * self.page_size >= (page.total or 0):
+                    break
+                number += 1
+        except ScopeError:
+            self._warn_scope_missing()
+            return []
+        return [{key: rid} for rid in sorted(ids)]
+
     @property
     def money_as_text(self) -> bool:
         """v2 sends money as text."""
@@ -208,6 +250,9 @@ class BigCommerceStream(LeanRecordsMixin):
         whose scope the API account lacks is skipped with a warning, unless it is one of
         the main streams (`strict_scope`).
         """
+        each = getattr(self.replication, "each", None)
+        if each is not None and not context:
+            return  # no rows to read for (or the scope is missing: warned already)
         lower = self.get_starting_timestamp(context)
         self.progress.reset()
         self._passing = self._new_pass_through() if self._may_pass_through() else None
@@ -215,7 +260,9 @@ class BigCommerceStream(LeanRecordsMixin):
         if whole:
             # The records carry the version that the message after the last one activates.
             self._stream_version = time.time_ns() // 1_000_000
-        records = reader_for(self).read(lower)
+        records = reader_for(self, self.flavour_for(context)).read(lower)
+        if each is not None and context:
+            records = ({**record, **context} for record in records)
         if not self.strict_scope:
             records = self._skipped_without_scope(records)
         self.child_batches.start()
@@ -236,17 +283,20 @@ class BigCommerceStream(LeanRecordsMixin):
         try:
             first = next(records, None)
         except ScopeError:
-            self._scope_missing = True
-            self.logger.warning(
-                "%s: skipped, the API account lacks the '%s' scope (HTTP 403); grant it "
-                "read-only to read this stream, or deselect it",
-                self.name,
-                self.scope,
-            )
+            self._warn_scope_missing()
             return
         if first is not None:
             yield first
             yield from records
+
+    def _warn_scope_missing(self) -> None:
+        self._scope_missing = True
+        self.logger.warning(
+            "%s: skipped, the API account lacks the '%s' scope (HTTP 403); grant it "
+            "read-only to read this stream, or deselect it",
+            self.name,
+            self.scope,
+        )
 
     def _prepare(self, record: dict, *, last: bool) -> dict:
         if type(record) is RawRecord:

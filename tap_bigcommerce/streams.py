@@ -20,11 +20,14 @@ from tap_bigcommerce.pagination import (
     V2Single,
     V3ById,
     V3ByPage,
+    V3DateWindow,
+    V3DateWindowCursor,
 )
 from tap_bigcommerce.replication import (
     AlsoList,
     CompleteByListing,
     CompleteEach,
+    EachRow,
     FromParentInclude,
     IncludedRows,
     Incremental,
@@ -244,6 +247,51 @@ class StoreInformationStream(BigCommerceStream):
     replication = ReadWhole()
 
 
+# ------------------------------------------------------------------ incremental, unsorted
+# Filtered by date_modified:min/max, but their list operations document no sort: each
+# window of dates is read whole and sorted by the tap (`V3DateWindow`, `readers/unsorted.py`).
+
+
+class PriceListsStream(BigCommerceStream):
+    """Price lists, `/v3/pricelists`."""
+
+    name = "price_lists"
+    scope = "Products"
+    endpoint = "pricelists"
+    flavour_type = V3DateWindow
+    replication = Incremental("date_modified")
+
+
+class PriceListRecordsStream(BigCommerceStream):
+    """Prices of each price list, `/v3/pricelists/{price_list_id}/records`, by cursor.
+
+    Every price list is read from its own bookmark (a state partition per `price_list_id`);
+    the price lists come from `/v3/pricelists` on every run, changed or not. Its own
+    endpoint (the connection check) is that listing.
+    """
+
+    name = "price_list_records"
+    scope = "Products"
+    endpoint = "pricelists"
+    flavour_type = V3DateWindowCursor
+    replication = Incremental(
+        "date_modified",
+        each=EachRow("pricelists", "price_list_id", "pricelists/{price_list_id}/records"),
+    )
+    primary_keys: t.ClassVar[list[str]] = ["price_list_id", "variant_id", "currency"]
+    state_partitioning_keys: t.ClassVar[list[str]] = ["price_list_id"]
+
+
+class ChannelsStream(BigCommerceStream):
+    """Sales channels (storefronts, marketplaces, POS), `/v3/channels`."""
+
+    name = "channels"
+    scope = "Channel Settings"
+    endpoint = "channels"
+    flavour_type = V3DateWindow
+    replication = Incremental("date_modified")
+
+
 STREAM_TYPES: list[type[Stream]] = [
     ProductsStream,
     ProductVariantsStream,
@@ -263,6 +311,9 @@ STREAM_TYPES: list[type[Stream]] = [
     GiftCertificatesStream,
     CurrenciesStream,
     StoreInformationStream,
+    PriceListsStream,
+    PriceListRecordsStream,
+    ChannelsStream,
 ]
 
 __all__ = ["STREAM_TYPES"]

@@ -15,13 +15,16 @@ from tap_bigcommerce.readers.whole import WholeReader
 from tap_bigcommerce.replication import Incremental, ReadWhole
 
 if t.TYPE_CHECKING:
+    from tap_bigcommerce.pagination import Flavour
     from tap_bigcommerce.stream_base import BigCommerceStream
 
 
-def reader_for(stream: BigCommerceStream) -> IncrementalReader | WholeReader:
-    """The reader of a top-level stream, from its `replication`."""
+def reader_for(
+    stream: BigCommerceStream, flavour: Flavour | None = None
+) -> IncrementalReader | WholeReader:
+    """The reader of a top-level stream, from its `replication` (of `flavour`'s endpoint)."""
     if isinstance(stream.replication, Incremental):
-        return IncrementalReader(stream, stream.replication)
+        return IncrementalReader(stream, stream.replication, flavour)
     if isinstance(stream.replication, ReadWhole):
         return WholeReader(stream, stream.replication)
     raise NotImplementedError(f"{stream.name}: no reader for {stream.replication!r}")

@@ -15,8 +15,10 @@ import typing as t
 
 from tap_bigcommerce.pagination import KeysetReader
 from tap_bigcommerce.readers import incremental_v2, incremental_v3
+from tap_bigcommerce.readers.unsorted import UnsortedWindowReader
 
 if t.TYPE_CHECKING:
+    from tap_bigcommerce.pagination import Flavour, V3DateWindow
     from tap_bigcommerce.replication import Incremental
     from tap_bigcommerce.stream_base import BigCommerceStream
 
@@ -31,10 +33,13 @@ SIDE_BY_SIDE = {
 class IncrementalReader:
     """Reads a stream declared `Incremental`, through the stream's one HTTP path."""
 
-    def __init__(self, stream: BigCommerceStream, replication: Incremental) -> None:
-        """Read `stream`'s endpoint as `replication` declares."""
+    def __init__(
+        self, stream: BigCommerceStream, replication: Incremental, flavour: Flavour | None = None
+    ) -> None:
+        """Read `stream`'s endpoint (or `flavour`'s) as `replication` declares."""
         self.stream = stream
         self.replication = replication
+        self.flavour = flavour or stream.flavour
 
     def listings(self) -> list[KeysetReader]:
         """The listings whose records the stream emits (archived orders, when asked for)."""
@@ -50,6 +55,8 @@ class IncrementalReader:
     def read(self, lower: dt.datetime | None) -> t.Iterator[dict]:
         """Records modified in [lower, the store's current second], oldest first."""
         stream = self.stream
+        if not self.flavour.sorts_by_date:
+            return stream.stopping_others(self._unsorted(lower))
         readers = self.listings()
         upper: t.Any = stream.server_second  # learnt from the first response
         if len(readers) == 1 and stream.requests_in_flight > 1:
@@ -62,6 +69,26 @@ class IncrementalReader:
             *(reader.read(lower, upper) for reader in readers),
             key=readers[0].modified_at,
         )
+
+    def _unsorted(self, lower: dt.datetime | None) -> t.Iterator[dict]:
+        """A listing that cannot be sorted by date: windows read whole, sorted by the tap."""
+        stream = self.stream
+        flavour = t.cast("V3DateWindow", self.flavour)
+        keys = tuple(stream.primary_keys or ("id",))
+        reader = UnsortedWindowReader(
+            flavour,
+            functools.partial(stream.fetch_page, flavour=flavour),
+            stream.page_size,
+            key=lambda record: tuple(record.get(k) for k in keys),
+            now=stream.server_second,
+        )
+        yield from reader.read(lower)
+        if reader.restarts:
+            stream.logger.info(
+                "%s: the store changed while read; %d windows read again",
+                stream.name,
+                reader.restarts,
+            )
 
     def _first_bound(self, reader: KeysetReader) -> dt.datetime:
         """The upper bound shared by merged listings, asked of the store before any is read."""

@@ -519,9 +519,17 @@ def server_time(store: Store, q: dict[str, str]) -> Response:
 # ----------------------------------------------------------------------------- the rest
 
 
-def _rest_rows(store: Store, q: dict[str, str], resource: rest.Resource) -> list[dict[str, Any]]:
-    """The rows a listing of `resource` answers, in id order, filtered as asked."""
+def _rest_rows(
+    store: Store, q: dict[str, str], resource: rest.Resource, parent: int | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """The rows a listing of `resource` answers, in id order, filtered as asked: (id, row).
+
+    Listings that document no `sort` are in id order whatever `sort` says (ignored, as
+    undocumented parameters are).
+    """
     ids = store.rest.ids(resource.name)
+    if resource.parent is not None and parent not in store.rest.ids(resource.parent):
+        raise ApiError(404, f"{resource.parent} {parent} was not found")
     if resource.id_filter:
         if resource.flavour == "v3":
             greater = _int(q, "id:greater", minimum=0)
@@ -533,23 +541,108 @@ def _rest_rows(store: Store, q: dict[str, str], resource: rest.Resource) -> list
     wanted = _int_list(q, "id:in")
     if wanted is not None:
         ids = [i for i in ids if i in set(wanted)]
-    rows = [store.rest.row(resource.name, i) for i in ids]
+    if resource.date_filter:
+        ids = _dated(store, q, resource.name, ids)
+    rows = [(i, store.rest.row(resource.name, i)) for i in ids]
+    if resource.parent_field is not None:
+        rows = [(i, r) for i, r in rows if r.get(resource.parent_field) == parent]
     for name in resource.in_filters:
         values = _int_list(q, f"{name}:in")
         if values is not None:
-            rows = [r for r in rows if r.get(name) in set(values)]
+            rows = [(i, r) for i, r in rows if r.get(name) in set(values)]
+    if resource.name == "price_list_records":
+        currencies = q.get("currency:in", q.get("currency"))
+        if currencies:
+            wanted_codes = {c.strip().lower() for c in currencies.split(",")}
+            rows = [(i, r) for i, r in rows if r.get("currency") in wanted_codes]
     return rows
 
 
-def list_rest(store: Store, q: dict[str, str], name: str) -> Response:
-    """A listing of the rest of the store: a v3 envelope, or a v2 array (204 when empty)."""
+def _dated(store: Store, q: dict[str, str], name: str, ids: list[int]) -> list[int]:
+    """`date_modified:min/max` (inclusive), `date_modified`, `date_created:min/max`."""
+    low = _v3_date(q, "date_modified:min", date_only_now=False)
+    high = _v3_date(q, "date_modified:max", date_only_now=False)
+    exact = _v3_date(q, "date_modified", date_only_now=False)
+    if exact is not None:
+        low = high = exact
+    created_low = _v3_date(q, "date_created:min", date_only_now=False)
+    created_high = _v3_date(q, "date_created:max", date_only_now=False)
+    kept = []
+    for i in ids:
+        created, modified, _ = store.rest.state(name, i)
+        if (low is not None and modified < low) or (high is not None and modified > high):
+            continue
+        if (created_low is not None and created < created_low) or (
+            created_high is not None and created > created_high
+        ):
+            continue
+        kept.append(i)
+    return kept
+
+
+def _rest_cursor_meta(chunk: list[int], more: bool, before: bool, limit: int) -> dict[str, Any]:
+    start = encode_rest_cursor(chunk[0]) if chunk else None
+    end = encode_rest_cursor(chunk[-1]) if chunk else None
+    links: dict[str, str] = {}
+    if more and end is not None and not before:
+        links["next"] = f"?limit={limit}&after={quote(end, safe='')}"
+    if more and start is not None and before:
+        links["previous"] = f"?limit={limit}&before={quote(start, safe='')}"
+    return {"count": len(chunk), "per_page": limit, "start_cursor": start, "end_cursor": end,
+            "links": links}  # fmt: skip
+
+
+def encode_rest_cursor(rid: int) -> str:
+    """A price-list cursor, as in the spec's examples: base64 of the id (`Nw==` is 7)."""
+    return base64.b64encode(str(rid).encode()).decode()
+
+
+def decode_rest_cursor(raw: str, name: str) -> int:
+    """Read a cursor written by `encode_rest_cursor`."""
+    try:
+        return int(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(422, "Invalid cursor", {name: f"'{raw}' is not a valid cursor"}) from None
+
+
+def list_rest(store: Store, q: dict[str, str], name: str, parent: int | None = None) -> Response:
+    """A listing of the rest of the store: a v3 envelope, or a v2 array (204 when empty).
+
+    A v3 listing with cursors: `after`/`before` (not with `page`) answer only
+    `cursor_pagination`; `page` only `pagination`; neither, both (as the spec says).
+    """
     resource = rest.BY_NAME[name]
     if resource.flavour == "v3":
         page, limit = _page_limit(q)
-        rows = _rest_rows(store, q, resource)
-        chunk = rows[(page - 1) * limit : page * limit]
-        meta = {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}
+        rows = _rest_rows(store, q, resource, parent)
+        after, before = q.get("after"), q.get("before")
+        if resource.cursor and (after is not None or before is not None):
+            if after is not None and before is not None:
+                raise ApiError(422, "Invalid input", {"after": "cannot be used with 'before'"})
+            if "page" in q:
+                raise ApiError(422, "Invalid input", {"page": "cannot be used with a cursor"})
+            if after is not None:
+                lo = decode_rest_cursor(after, "after")
+                rest_rows = [(i, r) for i, r in rows if i > lo]
+                picked = rest_rows[:limit]
+            else:
+                hi = decode_rest_cursor(before or "", "before")
+                rest_rows = [(i, r) for i, r in rows if i < hi]
+                picked = rest_rows[-limit:]
+            more = len(rest_rows) > len(picked)
+            chunk_ids = [i for i, _ in picked]
+            cursor_meta = _rest_cursor_meta(chunk_ids, more, before is not None, limit)
+            return json_response(
+                {"data": [r for _, r in picked], "meta": {"cursor_pagination": cursor_meta}}
+            )
+        picked = rows[(page - 1) * limit : page * limit]
+        chunk = [r for _, r in picked]
+        meta: dict[str, Any] = {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}
+        if resource.cursor and "page" not in q:
+            meta["cursor_pagination"] = _rest_cursor_meta(
+                [i for i, _ in picked], len(rows) > len(picked), False, limit
+            )
         return json_response({"data": chunk, "meta": meta})
     page, limit = _v2_page_limit(q)
-    chunk = _rest_rows(store, q, resource)[(page - 1) * limit : page * limit]
+    chunk = [r for _, r in _rest_rows(store, q, resource)[(page - 1) * limit : page * limit]]
     return json_response(chunk) if chunk else Response(204)

@@ -10,7 +10,6 @@ changed and deleted while a sync runs; a deleted row vanishes from every listing
 
 from __future__ import annotations
 
-import threading
 import time
 import typing as t
 import zlib
@@ -48,6 +47,14 @@ class Resource:
     v2_dates: tuple[str, ...] = ()
     #: v2 money sent as 4-decimal text.
     v2_money: tuple[str, ...] = ()
+    #: `date_modified:min/max`, `date_modified`, `date_created:min/max` filter the listing.
+    date_filter: bool = False
+    #: Cursor paging (`after`, `before`) as well as page numbers (v3).
+    cursor: bool = False
+    #: Rows belong to a row of this resource, named in the path (`/pricelists/{id}/records`)
+    #: and in each row's `parent_field`.
+    parent: str | None = None
+    parent_field: str | None = None
 
 
 def _fix_category(store: Store, rid: int, row: Row) -> None:
@@ -68,6 +75,29 @@ def _fix_currency(store: Store, rid: int, row: Row) -> None:
 def _fix_gift_certificate(store: Store, rid: int, row: Row) -> None:
     row["customer_id"] = 1 + rid % max(1, store.count("customers"))
     row["order_id"] = 1 + rid % max(1, store.count("orders"))
+
+
+#: Price lists a new store holds; each record belongs to one of these (ids 1..N).
+PRICE_LISTS = 3
+_PRICE_CURRENCIES = ("USD", "EUR", "JPY", "GBP", "PLN")
+
+
+def _fix_price_record(store: Store, rid: int, row: Row) -> None:
+    """A record of price list 1 + (rid - 1) % PRICE_LISTS, for a variant the store sells.
+
+    (price_list_id, variant_id, currency) is unique: the variants of the store's first
+    products, then each again in the next currency.
+    """
+    variants = store.rest.price_variants()
+    n = (rid - 1) // PRICE_LISTS
+    product_id, variant_id, sku = variants[n % len(variants)]
+    row.update(
+        price_list_id=1 + (rid - 1) % PRICE_LISTS,
+        variant_id=variant_id,
+        product_id=product_id,
+        sku=sku,
+        currency=_PRICE_CURRENCIES[(n // len(variants)) % len(_PRICE_CURRENCIES)].lower(),
+    )
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -106,6 +136,33 @@ RESOURCES: tuple[Resource, ...] = (
         v2_money=("amount", "balance"),
     ),
     Resource("currencies", r"/v2/currencies", "v2", "information", 3, fix=_fix_currency),
+    # Documented: date_modified:min/max and id:in, page/limit and cursors; no sort.
+    Resource(
+        "price_lists",
+        r"/v3/pricelists",
+        "v3",
+        "products",
+        PRICE_LISTS,
+        date_filter=True,
+        cursor=True,
+    ),
+    # Documented: date_modified:min/max, variant_id:in, product_id:in, currency, page/limit
+    # and cursors; no sort.
+    Resource(
+        "price_list_records",
+        r"/v3/pricelists/(\d+)/records",
+        "v3",
+        "products",
+        8 * PRICE_LISTS,
+        fix=_fix_price_record,
+        in_filters=("variant_id", "product_id"),
+        date_filter=True,
+        cursor=True,
+        parent="price_lists",
+        parent_field="price_list_id",
+    ),
+    # Documented: date_modified:min/max, date_created:min/max, page/limit; no sort.
+    Resource("channels", r"/v3/channels", "v3", "channels", 4, date_filter=True),
 )
 BY_NAME = {resource.name: resource for resource in RESOURCES}
 
@@ -124,7 +181,9 @@ class RestOfStore:
     def __init__(self, store: Store, sizes: dict[str, int] | None = None) -> None:
         """Rows as many as each resource's default, or as `sizes` says."""
         self.store = store
-        self._lock = threading.Lock()
+        # The store's own lock: a listing is one snapshot of these rows too.
+        self._lock = store.lock
+        self._price_variants: list[tuple[int, int, str]] | None = None
         self._tables: dict[str, _Rows] = {}
         base = 1_600_000_000 + store.seed % 1000 * 3600
         for resource in RESOURCES:
@@ -135,6 +194,22 @@ class RestOfStore:
                 rows.state[rows.next_id] = (at, at, 0)
                 rows.next_id += 1
             self._tables[resource.name] = rows
+
+    def price_variants(self) -> list[tuple[int, int, str]]:
+        """(product id, variant id, sku) of the variants of the store's first products."""
+        if self._price_variants is None:
+            found = [
+                (pid, variant["id"], variant["sku"])
+                for pid in self.store.ids("products")[:10]
+                for variant in self.store.record("products", pid, ("variants",))["variants"]
+            ]
+            self._price_variants = found or [(1, 11, "SKU-000001")]
+        return self._price_variants
+
+    def state(self, name: str, rid: int) -> tuple[int, int, int]:
+        """(date_created, date_modified, version) of one row."""
+        with self._lock:
+            return self._tables[name].state[rid]
 
     def ids(self, name: str) -> list[int]:
         """The live ids of `name`, ascending."""

@@ -64,7 +64,7 @@ ROUTES = (
     _r(r"/v2/time", "v2", "information", api.server_time),
     *(
         _r(resource.path, resource.flavour, resource.scope,
-           lambda s, q, name=resource.name: api.list_rest(s, q, name))
+           lambda s, q, *parent, name=resource.name: api.list_rest(s, q, name, *parent))
         for resource in rest.RESOURCES
     ),
 )  # fmt: skip
