@@ -279,7 +279,9 @@ class PriceListRecordsStream(BigCommerceStream):
         each=EachRow("pricelists", "price_list_id", "pricelists/{price_list_id}/records"),
     )
     primary_keys: t.ClassVar[list[str]] = ["price_list_id", "variant_id", "currency"]
-    state_partitioning_keys: t.ClassVar[list[str]] = ["price_list_id"]
+    # The state is partitioned by the whole context, which is just `price_list_id`. Naming
+    # `state_partitioning_keys` would be the same partitions, but the SDK then treats the
+    # stream as unsorted: mid-run STATE would hold progress markers, not resumable bookmarks.
 
 
 class ChannelsStream(BigCommerceStream):

@@ -56,7 +56,9 @@ class IncrementalReader:
         """Records modified in [lower, the store's current second], oldest first."""
         stream = self.stream
         if not self.flavour.sorts_by_date:
-            return stream.stopping_others(self._unsorted(lower))
+            # Serial: no other request of this stream is under way to stop on an error (and
+            # a 403 must not stop the next streams' requests: the stream is only skipped).
+            return self._unsorted(lower)
         readers = self.listings()
         upper: t.Any = stream.server_second  # learnt from the first response
         if len(readers) == 1 and stream.requests_in_flight > 1:

@@ -200,7 +200,7 @@ class RestOfStore:
         if self._price_variants is None:
             found = [
                 (pid, variant["id"], variant["sku"])
-                for pid in self.store.ids("products")[:10]
+                for pid in self.store.ids("products")[:300]
                 for variant in self.store.record("products", pid, ("variants",))["variants"]
             ]
             self._price_variants = found or [(1, 11, "SKU-000001")]
