@@ -48,13 +48,14 @@ class Incremental:
 
 @dataclass(frozen=True)
 class ReadWhole:
-    """Every record on every run, walked by id (`id:greater`, `min_id`, else page numbers).
+    """Every record on every run, walked as the flavour says (`walk`: by id, by page, one).
 
-    `single`: the endpoint answers one object, not a list (`/v2/store`). A run of such a
-    stream covers the whole table, so it ends with ACTIVATE_VERSION (not read yet: #14).
+    A run covers the whole table, so it ends with ACTIVATE_VERSION after its last record.
+    `rows(record)`: the rows one listed record holds, where the table's rows are finer
+    than the listing's (inventory: one row per variant per location).
     """
 
-    single: bool = False
+    rows: t.Callable[[Record], list[Record]] | None = None
 
     @property
     def replication_key(self) -> str | None:

@@ -300,6 +300,7 @@ class BigCommerceStream(LeanRecordsMixin):
         """
         return (
             self.flavour.page_decoder is not None
+            and getattr(self.replication, "rows", None) is None  # rows split from records
             and self._everything_selected
             and self._default_maps
             and not self.has_selected_descendents

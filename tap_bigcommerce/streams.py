@@ -33,6 +33,7 @@ from tap_bigcommerce.replication import (
 from tap_bigcommerce.stream_base import BigCommerceStream, ChildStream
 from tap_bigcommerce.subresources import (
     customer_addresses_capped,
+    inventory_rows,
     order_child_rows,
     order_line_items_capped,
 )
@@ -194,6 +195,17 @@ class InventoryLocationsStream(BigCommerceStream):
     replication = ReadWhole()
 
 
+class InventoryLevelsStream(BigCommerceStream):
+    """Stock of every variant at every location, `/v3/inventory/items`: a row per pair."""
+
+    name = "inventory_levels"
+    scope = "Store Inventory"
+    endpoint = "inventory/items"
+    flavour_type = V3ByPage
+    replication = ReadWhole(rows=inventory_rows)
+    primary_keys: t.ClassVar[list[str]] = ["variant_id", "location_id"]
+
+
 class PromotionsStream(BigCommerceStream):
     """Promotions (automatic and coupon discounts), `/v3/promotions`."""
 
@@ -258,6 +270,7 @@ STREAM_TYPES: list[type[Stream]] = [
     CategoriesStream,
     BrandsStream,
     InventoryLocationsStream,
+    InventoryLevelsStream,
     PromotionsStream,
     CouponsStream,
     GiftCertificatesStream,

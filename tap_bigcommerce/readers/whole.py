@@ -35,13 +35,20 @@ class WholeReader:
         if walk == "id":
             yield from self._by_id()
         elif walk == "single":
-            yield from self._fetch(None, 1).records
+            yield from self._rows(self._fetch(None, 1))
         else:
             yield from self._by_page()
 
     def _fetch(self, after: t.Any, page: int) -> Page:
         stream = self.stream
         return stream.fetch_page(stream.flavour.whole_params(after, page, stream.page_size))
+
+    def _rows(self, page: Page) -> list[dict]:
+        """The table's rows on one page (several per listed record, where declared)."""
+        split = self.replication.rows
+        if split is None:
+            return page.records
+        return [row for record in page.records for row in split(record)]
 
     def _key(self, record: dict) -> tuple:
         return tuple(record.get(k) for k in self.stream.primary_keys)
@@ -50,7 +57,7 @@ class WholeReader:
         after = None
         while True:
             page = self._fetch(after, 1)
-            yield from page.records
+            yield from self._rows(page)
             if page.is_last or not page.records:
                 return
             after = page.records[-1]["id"]
@@ -64,7 +71,7 @@ class WholeReader:
                 if total is None:
                     total = page.total
                 changed = page.total is not None and page.total != total
-                for record in page.records:
+                for record in self._rows(page):
                     key = self._key(record)
                     if key not in seen:
                         seen.add(key)

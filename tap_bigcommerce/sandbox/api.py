@@ -553,3 +553,19 @@ def list_rest(store: Store, q: dict[str, str], name: str) -> Response:
     page, limit = _v2_page_limit(q)
     chunk = _rest_rows(store, q, resource)[(page - 1) * limit : page * limit]
     return json_response(chunk) if chunk else Response(204)
+
+
+def list_inventory_items(store: Store, q: dict[str, str]) -> Response:
+    """``GET /v3/inventory/items``: variants with their stock per location, page/limit."""
+    page, limit = _page_limit(q)
+    items = rest.inventory_items(store)
+    variants = _int_list(q, "variant_id:in")
+    if variants is not None:
+        items = [i for i in items if i["identity"]["variant_id"] in set(variants)]
+    locations = _int_list(q, "location_id:in")
+    if locations is not None:
+        for item in items:
+            item["locations"] = [x for x in item["locations"] if x["location_id"] in locations]
+    chunk = items[(page - 1) * limit : page * limit]
+    meta = {"pagination": _v3_meta(len(items), len(chunk), page, limit)}
+    return json_response({"data": chunk, "meta": meta})

@@ -62,6 +62,7 @@ ROUTES = (
        lambda s, q, oid: api.order_sub(s, q, oid, "shipping_addresses")),
     _r(r"/v2/store", "v2", "information", api.store_info),
     _r(r"/v2/time", "v2", "information", api.server_time),
+    _r(r"/v3/inventory/items", "v3", "inventory", api.list_inventory_items),
     *(
         _r(resource.path, resource.flavour, resource.scope,
            lambda s, q, name=resource.name: api.list_rest(s, q, name))
