@@ -7,6 +7,8 @@ children; a child stream names its parent. The schema is `schemas/<name>.json`.
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import Stream
 
 from tap_bigcommerce.pagination import CustomersFlavour, OrdersFlavour, ProductsFlavour
@@ -17,6 +19,7 @@ from tap_bigcommerce.replication import (
     FromParentInclude,
     IncludedRows,
     Incremental,
+    PerParent,
 )
 from tap_bigcommerce.stream_base import BigCommerceStream, ChildStream
 from tap_bigcommerce.subresources import (
@@ -100,6 +103,28 @@ class ProductCustomFieldsStream(ChildStream):
     replication = FromParentInclude("custom_fields", parent_id="product_id")
 
 
+class ProductBulkPricingRulesStream(ChildStream):
+    """Bulk pricing rules of each product (`include=bulk_pricing_rules`), with `product_id`."""
+
+    name = "product_bulk_pricing_rules"
+    parent_stream_type = ProductsStream
+    primary_keys: t.ClassVar[list[str]] = ["id", "product_id"]
+    replication = FromParentInclude("bulk_pricing_rules", parent_id="product_id")
+
+
+class ProductReviewsStream(ChildStream):
+    """Reviews of each product that has any, one listing per such product, with `product_id`."""
+
+    name = "product_reviews"
+    parent_stream_type = ProductsStream
+    primary_keys: t.ClassVar[list[str]] = ["id", "product_id"]
+    replication = PerParent(
+        "catalog/products/{id}/reviews",
+        has_rows=lambda product: (product.get("reviews_count") or 0) > 0,
+        parent_id="product_id",
+    )
+
+
 class CustomerAddressesStream(ChildStream):
     """Addresses of each customer (`include=addresses`); past its cap of 10, one listing a batch."""
 
@@ -135,6 +160,8 @@ STREAM_TYPES: list[type[Stream]] = [
     ProductVariantsStream,
     ProductImagesStream,
     ProductCustomFieldsStream,
+    ProductBulkPricingRulesStream,
+    ProductReviewsStream,
     CustomersStream,
     CustomerAddressesStream,
     OrdersStream,
