@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+import decimal
+import json
 import threading
 import typing as t
 
@@ -12,6 +15,9 @@ from tap_bigcommerce.pagination import OrdersFlavour, ProductsFlavour
 from tap_bigcommerce.readers.children import ChildBatches
 from tap_bigcommerce.readers.per_parent import PerParentReader
 from tap_bigcommerce.replication import PerParent
+from tap_bigcommerce.sandbox import Sandbox, Store, api
+from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config, select_only
+from tests.test_tap import most_at_once
 
 #: Product reviews, as `streams.py` declares them.
 REVIEWS = PerParent(
@@ -164,3 +170,200 @@ def test_a_per_parent_child_may_read_an_endpoint_in_another_spelling():
         [("product_reviews", transactions)],
     )
     assert reader.read({"product_reviews": [5]}) == {"product_reviews": []}
+
+
+# ------------------------------------------------------------------ against the sandbox
+
+#: Five rows a page, so that products with more reviews than that are read page by page.
+PAGE = 5
+REVIEW_FIELDS = ("id", "product_id", "title", "text", "status", "rating", "email", "name")
+
+
+def _served_reviews(store: Store, pid: int) -> list[dict]:
+    """The reviews the sandbox serves for product `pid` now, each with its `product_id`."""
+    answer = api.list_product_reviews(store, {"limit": "250"}, pid)
+    rows = json.loads(answer.body)["data"] if answer.status == 200 else []
+    return [{**row, "product_id": pid} for row in rows]
+
+
+def _reviews_of(store: Store) -> dict[int, list[dict]]:
+    return {pid: _served_reviews(store, pid) for pid in store.ids("products")}
+
+
+def _rules_of(store: Store) -> dict[int, list[dict]]:
+    return {
+        pid: store.record("products", pid, ("bulk_pricing_rules",))["bulk_pricing_rules"]
+        for pid in store.ids("products")
+    }
+
+
+def _review(row: dict) -> tuple:
+    return tuple(row[name] for name in REVIEW_FIELDS)
+
+
+def _rule(row: dict) -> tuple:
+    amount = decimal.Decimal(str(row["amount"]))
+    return (
+        row["product_id"],
+        row["id"],
+        row["quantity_min"],
+        row["quantity_max"],
+        row["type"],
+        amount,
+    )
+
+
+def _asked(sb: Sandbox) -> collections.Counter:
+    """Requests for reviews, per product."""
+    return collections.Counter(
+        int(r.path.split("/")[-2]) for r in sb.requests if r.path.endswith("/reviews")
+    )
+
+
+def _serve(store: Store, **kwargs: t.Any) -> Sandbox:
+    return Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def synced():
+    store = Store(seed=31, products=90, customers=2, orders=2, plateau=0)
+    with _serve(store) as sb:
+        run = run_tap(sandbox_config(sb.api_url, page_size=PAGE))
+        assert run.returncode == 0, run.stderr
+        yield store, sb, run
+
+
+def test_a_full_sync_gives_exactly_the_sandboxs_reviews_and_bulk_pricing_rules(synced):
+    store, _, run = synced
+    reviews = sorted(_review(r) for rows in _reviews_of(store).values() for r in rows)
+    assert sorted(_review(r) for r in run.records("product_reviews")) == reviews
+    rules = [{**r, "product_id": pid} for pid, rows in _rules_of(store).items() for r in rows]
+    assert sorted(map(_rule, run.records("product_bulk_pricing_rules"))) == sorted(
+        map(_rule, rules)
+    )
+    assert len(reviews) > 100 and len(rules) > 20
+    keys = {
+        m["stream"]: m["key_properties"]
+        for m in run.messages
+        if m["type"] == "SCHEMA" and m["stream"].startswith("product_")
+    }
+    assert keys["product_reviews"] == keys["product_bulk_pricing_rules"] == ["id", "product_id"]
+
+
+def test_reviews_are_asked_for_once_a_page_only_for_products_that_have_some(synced):
+    store, sb, _ = synced
+    counts = {pid: store.record("products", pid)["reviews_count"] for pid in store.ids("products")}
+    assert 0 in counts.values() and max(counts.values()) > PAGE, "paging is not exercised"
+    # No N+1: one request per page of reviews, none for products without reviews.
+    expected = {pid: -(-n // PAGE) for pid, n in counts.items() if n > 0}
+    assert dict(_asked(sb)) == expected
+
+
+def test_deselected_reviews_cost_no_request():
+    store = Store(seed=31, products=90, customers=2, orders=2, plateau=0)
+    with _serve(store) as sb:
+        config = sandbox_config(sb.api_url, page_size=PAGE)
+        discovered = json.loads(run_tap(config, "--discover").stdout)
+        chosen = ("products", "product_bulk_pricing_rules", "product_variants")
+        sb.reset_log()
+        run = run_tap(config, catalog=select_only(discovered, chosen))
+    assert run.returncode == 0, run.stderr
+    assert _asked(sb) == collections.Counter()
+    assert run.records("product_bulk_pricing_rules") and not run.records("product_reviews")
+
+
+def test_review_rows_come_before_the_state_that_covers_their_product():
+    # STATE is written every 1,000 products: past 2,000 there are two mid-stream.
+    store = Store(seed=32, products=2100, customers=1, orders=1, plateau=0)
+    counts = {pid: store.record("products", pid)["reviews_count"] for pid in store.ids("products")}
+    with _serve(store) as sb:
+        config = sandbox_config(sb.api_url, max_retries=1)
+        catalog = select_only(
+            json.loads(run_tap(config, "--discover").stdout), ("products", "product_reviews")
+        )
+        whole = run_tap(config, catalog=catalog)
+        # The sixth page of products keeps failing: the run stops after a STATE mid-stream.
+        sb.faults.add("503", path_contains="/v3/catalog/products?", nth=6, times=None)
+        failed = run_tap(config, catalog=catalog)
+        sb.faults.clear()
+        rerun = run_tap(config, catalog=catalog, state=failed.final_state)
+    assert whole.returncode == 0 and rerun.returncode == 0 and failed.returncode != 0
+    for run in (whole, failed):
+        covered: list[int] = []  # products written so far
+        rows: collections.Counter = collections.Counter()
+        states = 0
+        for message in run.messages:
+            if message["type"] == "RECORD" and message["stream"] == "products":
+                covered.append(message["record"]["id"])
+            elif message["type"] == "RECORD":
+                rows[message["record"]["product_id"]] += 1
+            elif message["type"] == "STATE" and message["value"].get("bookmarks", {}).get(
+                "products"
+            ):
+                states += 1
+                behind = [pid for pid in covered if rows[pid] != counts[pid]]
+                assert not behind, f"STATE covers products whose reviews are not out: {behind[:5]}"
+        assert states >= 2
+    assert failed.final_state["bookmarks"]["products"]["replication_key_value"]
+    delivered = {r["product_id"] for r in failed.records("product_reviews")}
+    delivered |= {r["product_id"] for r in rerun.records("product_reviews")}
+    assert {pid for pid, n in counts.items() if n} - delivered == set()
+
+
+def test_a_product_touched_during_the_sync_still_gets_its_rows():
+    store = Store(seed=33, products=300, customers=2, orders=2, plateau=0)
+    with _serve(store) as sb:
+        config = sandbox_config(sb.api_url, page_size=20)
+        hook = sb.mutate_every(4, touch=2, resource="products", seed=3)
+        first = run_tap(config)
+        sb.hooks.remove(hook)
+        second = run_tap(config, state=first.final_state)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    touched = {pid for pid in store.ids("products") if store.state("products", pid)[2] > 0}
+    assert len(touched) > 20
+    # A target upserts on the key: the last row written for each review is what it keeps.
+    kept = {
+        (row["product_id"], row["id"]): _review(row)
+        for row in first.records("product_reviews") + second.records("product_reviews")
+    }
+    truth = _reviews_of(store)
+    assert any(truth[pid] for pid in touched)
+    for pid, rows in truth.items():
+        for row in rows:
+            assert kept.get((pid, row["id"])) == _review(row), (pid, row["id"])
+
+
+@pytest.mark.parametrize("kind", ["500", "429", "429_bare", "reset"])
+def test_a_fault_on_the_reviews_endpoint_is_retried_and_loses_nothing(kind):
+    store = Store(seed=34, products=60, customers=2, orders=2, plateau=0)
+    with _serve(store) as sb:
+        # A short window, so that a 429's reset is a fraction of a second away.
+        sb.set_quota(None, window_ms=600)
+        sb.faults.add(kind, path_contains="/reviews", nth=3, times=2)
+        sb.faults.add(kind, path_contains="/reviews", nth=20, times=1)
+        run = run_tap(sandbox_config(sb.api_url, page_size=PAGE))
+        injected = dict(sb.faults.injected)
+    assert run.returncode == 0, run.stderr
+    assert injected == {kind: 3}
+    reviews = sorted(_review(r) for rows in _reviews_of(store).values() for r in rows)
+    assert sorted(_review(r) for r in run.records("product_reviews")) == reviews
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_reviews_side_by_side_never_exceed_max_requests_in_flight(in_flight):
+    store = Store(seed=35, products=60, customers=2, orders=2, plateau=0)
+    with _serve(store, latency_ms=30) as sb:
+        config = sandbox_config(sb.api_url, max_requests_in_flight=in_flight)
+        catalog = select_only(
+            json.loads(run_tap(config, "--discover").stdout), ("products", "product_reviews")
+        )
+        starts: list = []
+        sb.hooks.append(starts.append)
+        sb.reset_log()
+        run = run_tap(config, catalog=catalog)
+        at_once = most_at_once(sb, starts, lambda r: r.path.endswith("/reviews"))
+        peak = sb.peak_in_flight
+    assert run.returncode == 0, run.stderr
+    assert len(run.records("product_reviews")) == sum(map(len, _reviews_of(store).values()))
+    assert at_once == in_flight, f"{in_flight} at once, and that many when there is room"
+    assert peak <= in_flight
