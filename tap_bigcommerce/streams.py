@@ -28,6 +28,7 @@ from tap_bigcommerce.replication import (
     FromParentInclude,
     IncludedRows,
     Incremental,
+    PerParent,
     ReadWhole,
 )
 from tap_bigcommerce.stream_base import BigCommerceStream, ChildStream
@@ -117,6 +118,28 @@ class ProductCustomFieldsStream(ChildStream):
     name = "product_custom_fields"
     parent_stream_type = ProductsStream
     replication = FromParentInclude("custom_fields", parent_id="product_id")
+
+
+class ProductBulkPricingRulesStream(ChildStream):
+    """Bulk pricing rules of each product (`include=bulk_pricing_rules`), with `product_id`."""
+
+    name = "product_bulk_pricing_rules"
+    parent_stream_type = ProductsStream
+    primary_keys: t.ClassVar[list[str]] = ["id", "product_id"]
+    replication = FromParentInclude("bulk_pricing_rules", parent_id="product_id")
+
+
+class ProductReviewsStream(ChildStream):
+    """Reviews of each product that has any, one listing per such product, with `product_id`."""
+
+    name = "product_reviews"
+    parent_stream_type = ProductsStream
+    primary_keys: t.ClassVar[list[str]] = ["id", "product_id"]
+    replication = PerParent(
+        "catalog/products/{id}/reviews",
+        has_rows=lambda product: (product.get("reviews_count") or 0) > 0,
+        parent_id="product_id",
+    )
 
 
 class CustomerAddressesStream(ChildStream):
@@ -261,6 +284,8 @@ STREAM_TYPES: list[type[Stream]] = [
     ProductVariantsStream,
     ProductImagesStream,
     ProductCustomFieldsStream,
+    ProductBulkPricingRulesStream,
+    ProductReviewsStream,
     CustomersStream,
     CustomerAddressesStream,
     OrdersStream,

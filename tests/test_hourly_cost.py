@@ -1,8 +1,8 @@
 """What an hourly run costs on a quiet store: the requests of a run from the last STATE.
 
 At most one request per incremental stream, and one per 250 rows (a page) of each stream
-read whole; child rows ride on their parents' responses (but for a capped include of a
-record at the bookmark, which is read again).
+read whole; child rows ride on their parents' responses (but for the records at the
+bookmark, read again: a capped include is completed, a product's reviews are asked).
 """
 
 from __future__ import annotations
@@ -55,4 +55,10 @@ def test_a_quiet_hour_costs_one_request_per_incremental_stream_and_per_page_read
     capped = [c for c in at_bookmark if records.customer_address_count(store.seed, c) > 10]
     if capped:
         expected["customers/addresses"] = 1
+    # So does a product at the bookmark's second with reviews: its reviews, one page.
+    newest = max(store.state("products", p)[1] for p in store.ids("products"))
+    for pid in store.ids("products"):
+        reviewed = store.record("products", pid).get("reviews_count")
+        if store.state("products", pid)[1] == newest and reviewed:
+            expected[f"catalog/products/{pid}/reviews"] = 1
     assert dict(asked) == expected

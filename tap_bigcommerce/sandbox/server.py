@@ -50,6 +50,7 @@ def _r(path: str, flavour: str, scope: str, handler: Callable[..., Response]) ->
 
 ROUTES = (
     _r(r"/v3/catalog/products", "v3", "products", api.list_products),
+    _r(r"/v3/catalog/products/(\d+)/reviews", "v3", "products", api.list_product_reviews),
     _r(r"/v3/customers", "v3", "customers", api.list_customers),
     _r(r"/v3/customers/addresses", "v3", "customers", api.list_customer_addresses),
     _r(r"/v2/orders", "v2", "orders", api.list_orders),
