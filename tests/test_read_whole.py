@@ -18,7 +18,10 @@ from tap_bigcommerce.streams import STREAM_TYPES
 from tests.taprun import STORE_HASH, TOKEN, TapProcess, run_tap, sandbox_config, select_only
 
 WHOLE = [s.name for s in STREAM_TYPES if isinstance(s.replication, ReadWhole)]
-SIZES = {"brands": 23, "categories": 23, "coupons": 23, "currencies": 7, "promotions": 12}
+SIZES = {
+    "brands": 23, "categories": 23, "coupons": 23, "currencies": 7, "promotions": 12,
+    "gift_certificates": 11, "inventory_locations": 8, "category_trees": 7,
+}  # fmt: skip
 KEY = {"categories": "category_id"}
 PATH = {r.name: r.path.replace("\\", "") for r in RESOURCES}
 
@@ -101,8 +104,12 @@ def test_a_deleted_row_is_missing_from_the_next_version(sandbox, store, catalog)
     assert all(after[s] > before[s] for s in WHOLE)
 
 
-@pytest.mark.parametrize("stream", ["brands", "categories", "coupons"])
-@pytest.mark.parametrize("change", ["delete", "insert"])
+CHANGES = [(r.name, "delete") for r in RESOURCES] + [
+    (name, "insert") for name in ("brands", "categories", "coupons")
+]
+
+
+@pytest.mark.parametrize(("stream", "change"), CHANGES, ids=[f"{s}-{c}" for s, c in CHANGES])
 def test_rows_created_or_deleted_during_the_walk_shift_nothing(sandbox, store, catalog, stream,
                                                                change):  # fmt: skip
     """After the first page, a row on it is deleted (or one created): no other row is lost."""
