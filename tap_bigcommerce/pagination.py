@@ -92,6 +92,21 @@ class Flavour:
         """Turn a response body (None for HTTP 204) into a `Page`."""
         raise NotImplementedError
 
+    def listing_params(self, page: int, limit: int) -> Params:
+        """Page `page` of a small listing read by page number (a parent's rows)."""
+        return {**self.extra, "page": page, "limit": limit}
+
+    def unpack_listing(self, document: t.Any, limit: int) -> Page:
+        """One page of a listing read by page number; None (HTTP 204) is an empty last page.
+
+        The last page is the short one, unless the answer says better (v3's page count).
+        """
+        if document is None:
+            return Page(records=[], is_last=True)
+        page = self.unpack(document, limit)
+        page.is_last = len(page.records) < limit
+        return page
+
     def probe_params(
         self, lower: dt.datetime | None, upper: dt.datetime | None, rank: int
     ) -> Params:
@@ -173,6 +188,23 @@ class _V3Flavour(Flavour):
             total=total,
             next_cursor=cursor.get("end_cursor"),
         )
+
+    def unpack_listing(self, document: t.Any, limit: int) -> Page:
+        """A page by number: `meta.pagination` says which of how many pages it is.
+
+        (`unpack`'s reading of `total` holds only for the first page of a window.) Without a
+        page count, the short page is the last; a per-parent list may answer 204 when empty.
+        """
+        if document is None:
+            return Page(records=[], is_last=True)
+        page = self.unpack(document, limit)
+        pagination = (document.get("meta") or {}).get("pagination") or {}
+        current, pages = pagination.get("current_page"), pagination.get("total_pages")
+        if isinstance(current, int) and isinstance(pages, int):
+            page.is_last = current >= pages or not page.records
+        else:
+            page.is_last = len(page.records) < limit
+        return page
 
 
 class ProductsFlavour(_V3Flavour):

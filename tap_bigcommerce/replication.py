@@ -64,13 +64,14 @@ class Incremental:
 
 @dataclass(frozen=True)
 class ReadWhole:
-    """Every record on every run, walked by id (`id:greater`, `min_id`, else page numbers).
+    """Every record on every run, walked as the flavour says (`walk`: by id, by page, one).
 
-    `single`: the endpoint answers one object, not a list (`/v2/store`). A run of such a
-    stream covers the whole table, so it ends with ACTIVATE_VERSION (not read yet: #14).
+    A run covers the whole table, so it ends with ACTIVATE_VERSION after its last record.
+    `rows(record)`: the rows one listed record holds, where the table's rows are finer
+    than the listing's (inventory: one row per variant per location).
     """
 
-    single: bool = False
+    rows: t.Callable[[Record], list[Record]] | None = None
 
     @property
     def replication_key(self) -> str | None:
@@ -127,14 +128,17 @@ class FromParentInclude:
 class PerParent:
     """Rows of each parent from a per-parent endpoint, e.g. `catalog/products/{id}/reviews`.
 
-    `has_rows(parent)` says from the parent's own fields whether it has any (such as
-    `reviews_count > 0`), so parents without rows cost no request. `flavour_type`: the
-    endpoint's spelling where it is not the parent's (v3 transactions of v2 orders).
-    Not read yet (#14).
+    `path` (under `/v2/` or `/v3/`, with `{id}`) is read page by page for each parent
+    whose own fields say it has rows (`has_rows(parent)`, such as `reviews_count > 0`), so
+    parents without rows cost no request; the rows of a batch's parents are fetched side
+    by side (`readers.per_parent`). `parent_id`: the name under which each row gets its
+    parent's id, where the API leaves it out. `flavour_type`: the endpoint's spelling
+    where it is not the parent's (v3 transactions of v2 orders).
     """
 
     path: str
     has_rows: t.Callable[[Record], bool]
+    parent_id: str | None = None
     flavour_type: type[Flavour] | None = None
 
     @property

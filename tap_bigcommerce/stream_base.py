@@ -25,6 +25,7 @@ from tap_bigcommerce.records import LeanRecordsMixin
 from tap_bigcommerce.replication import (
     IncludedRows,
     Incremental,
+    PerParent,
     ReadWhole,
     Replication,
 )
@@ -350,6 +351,7 @@ class BigCommerceStream(LeanRecordsMixin):
         """
         return (
             self.flavour.page_decoder is not None
+            and getattr(self.replication, "rows", None) is None  # rows split from records
             and self._everything_selected
             and self._default_maps
             and not self.has_selected_descendents
@@ -362,10 +364,11 @@ class ChildStream(LeanRecordsMixin):
 
     A child declares `name`, `parent_stream_type` and `replication` (`FromParentInclude(...)`
     for rows inside the parent's records: which field, and where a capped include's rest
-    comes from), and optionally `primary_keys`.
+    comes from; `PerParent(...)` for rows at an endpoint of each parent that has any), and
+    optionally `primary_keys`.
     """
 
-    #: Where the rows come from: `FromParentInclude()` (`PerParent(...)` comes next, #14).
+    #: Where the rows come from: `FromParentInclude(...)` or `PerParent(...)`.
     replication: t.ClassVar[Replication]
     primary_keys: t.ClassVar[list[str]] = ["id"]
     # No state of their own: a changed parent brings its current children along.
@@ -377,7 +380,10 @@ class ChildStream(LeanRecordsMixin):
 
     @property
     def money_as_text(self) -> bool:
-        """As the parent's: children come inside its responses."""
+        """As the parent's (its responses, or endpoints in its spelling), unless declared."""
+        replication = self.replication
+        if isinstance(replication, PerParent) and replication.flavour_type is not None:
+            return replication.flavour_type.money_as_text
         parent = t.cast("type[BigCommerceStream]", self.parent_stream_type)
         return parent.flavour_type.money_as_text
 

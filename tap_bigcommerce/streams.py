@@ -31,11 +31,13 @@ from tap_bigcommerce.replication import (
     FromParentInclude,
     IncludedRows,
     Incremental,
+    PerParent,
     ReadWhole,
 )
 from tap_bigcommerce.stream_base import BigCommerceStream, ChildStream
 from tap_bigcommerce.subresources import (
     customer_addresses_capped,
+    inventory_rows,
     order_child_rows,
     order_line_items_capped,
 )
@@ -121,6 +123,28 @@ class ProductCustomFieldsStream(ChildStream):
     replication = FromParentInclude("custom_fields", parent_id="product_id")
 
 
+class ProductBulkPricingRulesStream(ChildStream):
+    """Bulk pricing rules of each product (`include=bulk_pricing_rules`), with `product_id`."""
+
+    name = "product_bulk_pricing_rules"
+    parent_stream_type = ProductsStream
+    primary_keys: t.ClassVar[list[str]] = ["id", "product_id"]
+    replication = FromParentInclude("bulk_pricing_rules", parent_id="product_id")
+
+
+class ProductReviewsStream(ChildStream):
+    """Reviews of each product that has any, one listing per such product, with `product_id`."""
+
+    name = "product_reviews"
+    parent_stream_type = ProductsStream
+    primary_keys: t.ClassVar[list[str]] = ["id", "product_id"]
+    replication = PerParent(
+        "catalog/products/{id}/reviews",
+        has_rows=lambda product: (product.get("reviews_count") or 0) > 0,
+        parent_id="product_id",
+    )
+
+
 class CustomerAddressesStream(ChildStream):
     """Addresses of each customer (`include=addresses`); past its cap of 10, one listing a batch."""
 
@@ -195,6 +219,17 @@ class InventoryLocationsStream(BigCommerceStream):
     endpoint = "inventory/locations"
     flavour_type = V3ByPage
     replication = ReadWhole()
+
+
+class InventoryLevelsStream(BigCommerceStream):
+    """Stock of every variant at every location, `/v3/inventory/items`: a row per pair."""
+
+    name = "inventory_levels"
+    scope = "Store Inventory"
+    endpoint = "inventory/items"
+    flavour_type = V3ByPage
+    replication = ReadWhole(rows=inventory_rows)
+    primary_keys: t.ClassVar[list[str]] = ["variant_id", "location_id"]
 
 
 class PromotionsStream(BigCommerceStream):
@@ -299,6 +334,8 @@ STREAM_TYPES: list[type[Stream]] = [
     ProductVariantsStream,
     ProductImagesStream,
     ProductCustomFieldsStream,
+    ProductBulkPricingRulesStream,
+    ProductReviewsStream,
     CustomersStream,
     CustomerAddressesStream,
     OrdersStream,
@@ -308,6 +345,7 @@ STREAM_TYPES: list[type[Stream]] = [
     CategoriesStream,
     BrandsStream,
     InventoryLocationsStream,
+    InventoryLevelsStream,
     PromotionsStream,
     CouponsStream,
     GiftCertificatesStream,

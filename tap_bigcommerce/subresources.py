@@ -76,3 +76,13 @@ def order_rows(order: Record) -> tuple[dict[str, list[Record]], bool]:
     ]
     rows = {"order_products": list(items.values()), "order_shipping_addresses": addresses}
     return rows, capped
+
+
+def inventory_rows(item: Record) -> list[Record]:
+    """One row per location of an inventory item (`/v3/inventory/items`).
+
+    An item is a variant (`identity`) with its stock at each location (`locations`); the
+    table has one row per variant per location, carrying the variant's fields.
+    """
+    identity = item.get("identity") or {}
+    return [{**identity, **location} for location in item.get("locations") or []]

@@ -16,6 +16,8 @@ CHILDREN = {
     "product_variants": ("products", "product_id"),
     "product_images": ("products", "product_id"),
     "product_custom_fields": ("products", "product_id"),
+    "product_bulk_pricing_rules": ("products", "product_id"),
+    "product_reviews": ("products", "product_id"),
     "customer_addresses": ("customers", "customer_id"),
     "order_products": ("orders", "order_id"),
     "order_shipping_addresses": ("orders", "order_id"),
@@ -35,10 +37,14 @@ def expected_children(store: Store) -> dict[str, collections.Counter]:
     """Child ids per parent id, straight from the sandbox's generators."""
     truth: dict[str, collections.Counter] = {name: collections.Counter() for name in CHILDREN}
     for pid in store.ids("products"):
-        product = store.record("products", pid, includes=("variants", "images", "custom_fields"))
+        product = store.record(
+            "products", pid, includes=("variants", "images", "custom_fields", "bulk_pricing_rules")
+        )
         truth["product_variants"][pid] = len(product["variants"])
         truth["product_images"][pid] = len(product["images"])
         truth["product_custom_fields"][pid] = len(product["custom_fields"])
+        truth["product_bulk_pricing_rules"][pid] = len(product["bulk_pricing_rules"])
+        truth["product_reviews"][pid] = product["reviews_count"]
     for cid in store.ids("customers"):
         truth["customer_addresses"][cid] = records.customer_address_count(store.seed, cid)
     for oid in store.ids("orders"):

@@ -121,11 +121,18 @@ def _batches(
 def test_rows_in_one_field_need_only_the_childs_declaration():
     children = [_Child(s) for s in STREAM_TYPES if s.parent_stream_type is ProductsStream]
     batches, parent = _batches(ProductsStream, children, {})
-    product = {"id": 4, "variants": [{"id": 1, "product_id": 4}], "custom_fields": [{"id": 2}]}
+    product = {
+        "id": 4,
+        "variants": [{"id": 1, "product_id": 4}],
+        "custom_fields": [{"id": 2}],
+        "bulk_pricing_rules": [{"id": 3, "quantity_min": 2}],
+        "reviews_count": 5,
+    }
     assert batches.rows_of(product) == {
         "product_variants": [{"id": 1, "product_id": 4}],
         "product_images": [],
         "product_custom_fields": [{"id": 2, "product_id": 4}],
+        "product_bulk_pricing_rules": [{"id": 3, "quantity_min": 2, "product_id": 4}],
     }
     assert parent.asked == []
 

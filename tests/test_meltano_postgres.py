@@ -33,7 +33,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tap_bigcommerce.replication import ReadWhole
 from tap_bigcommerce.sandbox import RequestInfo, Sandbox, Store
+from tap_bigcommerce.sandbox.rest import RESOURCES
+from tap_bigcommerce.streams import STREAM_TYPES
 from tests.taprun import STORE_HASH, TOKEN
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +49,13 @@ ORDER_MONEY = (
     "total_inc_tax", "total_ex_tax", "total_tax", "subtotal_ex_tax", "subtotal_inc_tax",
     "shipping_cost_inc_tax", "discount_amount", "refunded_amount", "currency_exchange_rate",
 )  # fmt: skip
+#: The sandbox's tables of the streams read whole.
+WHOLE_RESOURCES = [
+    r for r in RESOURCES
+    if any(s.name == r.name and isinstance(s.replication, ReadWhole) for s in STREAM_TYPES)
+]  # fmt: skip
+#: Rows of streams read whole deleted between the runs: how many per stream.
+WHOLE_DELETED = {"brands": 2, "coupons": 3, "categories": 1, "gift_certificates": 1}
 #: Records changed between the runs: (touched, inserted) per stream.
 CHANGES = {"products": (7, 4), "customers": (5, 3), "orders": (6, 5)}
 #: Variables taken from the caller's environment: where programs are, the CA bundle (uv needs
@@ -175,6 +185,9 @@ class Loaded:
     at_bookmark: dict[str, set[int]] = field(default_factory=dict)
     changed: dict[str, set[int]] = field(default_factory=dict)
     xmin_before: dict[str, dict[int, int]] = field(default_factory=dict)
+    #: Streams read whole: their rows' keys at the first run, and those deleted before the second.
+    whole_first: dict[str, list[int]] = field(default_factory=dict)
+    whole_deleted: dict[str, list[int]] = field(default_factory=dict)
 
 
 def counts(pg: psycopg.Connection, schema: str) -> dict[str, tuple[int, int]]:
@@ -236,7 +249,12 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
                 result.at_bookmark[stream] = {r for r, m in moments.items() if m == newest}
                 result.xmin_before[stream] = xmins(pg, schema, stream)
 
+            result.whole_first = {r.name: store.rest.ids(r.name) for r in WHOLE_RESOURCES}
+
             # ---- changes in the store, then a second run from Meltano's state
+            for name, k in WHOLE_DELETED.items():
+                result.whole_deleted[name] = store.rest.ids(name)[1 : 1 + k]
+                store.rest.delete(name, result.whole_deleted[name])
             now = int(time.time())
             for stream, (touch, insert) in CHANGES.items():
                 ids = store.ids(stream)
@@ -387,3 +405,20 @@ def test_widened_columns_are_numeric_and_hold_fractions(loaded: Loaded):
             )[0]
             fractions += count
         assert fractions > 0, f"no fractional value reached {table}"
+
+
+def test_every_table_read_whole_is_loaded_and_deletions_are_marked(loaded: Loaded):
+    """Each run reads them whole and ends with ACTIVATE_VERSION: the deleted rows, and only
+    those, get `_sdc_deleted_at` from target-postgres (soft delete, the default)."""
+    pg, schema = loaded.pg, loaded.schema
+    for resource in WHOLE_RESOURCES:
+        key = "category_id" if resource.name == "categories" else "id"
+        rows = dict(query(pg, f'SELECT {key}, _sdc_deleted_at FROM "{schema}"."{resource.name}"'))
+        assert sorted(rows) == loaded.whole_first[resource.name], resource.name
+        deleted = {k for k, at in rows.items() if at is not None}
+        assert deleted == set(loaded.whole_deleted.get(resource.name, [])), resource.name
+    tables = ("store_information", "inventory_levels", "price_lists", "price_list_records",
+              "channels", "product_reviews", "product_bulk_pricing_rules")  # fmt: skip
+    for table in tables:
+        ((count,),) = query(pg, f'SELECT count(*) FROM "{schema}"."{table}"')
+        assert count > 0, table

@@ -13,6 +13,8 @@ PAIRS = [
     ("product_variants", fields.VARIANT_FIELDS, set()),
     ("product_images", fields.IMAGE_FIELDS, set()),
     ("product_custom_fields", fields.CUSTOM_FIELD_FIELDS, {"product_id"}),
+    ("product_bulk_pricing_rules", fields.BULK_PRICING_RULE_FIELDS, {"product_id"}),
+    ("product_reviews", fields.REVIEW_FIELDS, {"product_id"}),
     ("customers", fields.CUSTOMER_FIELDS, set()),
     ("customer_addresses", fields.CUSTOMER_ADDRESS_FIELDS, set()),
     ("orders", fields.ORDER_FIELDS, set()),

@@ -22,6 +22,8 @@ EXPECTED = {
     "product_variants": (27, set()),
     "product_images": (11, set()),
     "product_custom_fields": (3, {"product_id"}),
+    "product_bulk_pricing_rules": (5, {"product_id"}),
+    "product_reviews": (10, {"product_id"}),
     "customers": (22, {"shopper_profile_id", "segment_ids"}),
     "customer_addresses": (15, set()),
     "orders": (72, {"credit_card_type", "custom_status"}),
@@ -29,10 +31,17 @@ EXPECTED = {
     "order_shipping_addresses": (31, set()),
 }
 PARENTS = ("products", "customers", "orders")
+#: Streams keyed on more than `id`.
+KEYS = {
+    "product_bulk_pricing_rules": ("id", "product_id"),
+    "product_reviews": ("id", "product_id"),
+}
 PARENT_KEYS = {
     "product_variants": "product_id",
     "product_images": "product_id",
     "product_custom_fields": "product_id",
+    "product_bulk_pricing_rules": "product_id",
+    "product_reviews": "product_id",
     "customer_addresses": "customer_id",
     "order_products": "order_id",
     "order_shipping_addresses": "order_id",
@@ -125,6 +134,7 @@ IDENTIFIERS = {
 DATE_TIMES = {
     "products": ["date_created", "date_modified", "preorder_release_date"],
     "product_images": ["date_modified"],
+    "product_reviews": ["date_created", "date_modified", "date_reviewed"],
     "customers": ["date_created", "date_modified"],
     "orders": ["date_created", "date_modified", "date_shipped"],
     "order_products": ["event_date"],
@@ -175,8 +185,11 @@ def test_property_counts_match_the_spec(name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_field_but_the_key_is_nullable(name):
+    # The key: `id`, and a child's parent id where it is part of the key (rows the tap
+    # gives their parent's id).
+    keys = set(KEYS.get(name, ("id",)))
     for key, prop in load(name)["properties"].items():
-        if key == "id" or prop.keys() <= {"description"}:
+        if key in keys or prop.keys() <= {"description"}:
             continue
         assert "null" in types_of(prop), key
 

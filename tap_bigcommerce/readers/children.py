@@ -3,8 +3,10 @@
 Rows are handed over in batches of about `CHILD_BATCH_ROWS` (and at the end), always
 before the parent record that completes the batch is written, and before any STATE that
 covers their parents, so STATE never runs ahead of a child row. Each child stream declares
-where its rows are (`FromParentInclude`), and, where an include can be cut off, where the
-rest comes from.
+where its rows are: inside the parent (`FromParentInclude`, and, where an include can be cut
+off, where the rest comes from), or at an endpoint of each parent (`PerParent`): those
+parents are collected with the batch and their listings read at its hand-over
+(`per_parent`), only for a child that is selected.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import typing as t
 from collections import defaultdict
 
+from tap_bigcommerce.readers.per_parent import PerParentReader
 from tap_bigcommerce.replication import (
     CompleteByListing,
     CompleteEach,
     FromParentInclude,
     IncludedRows,
+    PerParent,
 )
 
 if t.TYPE_CHECKING:
@@ -39,6 +43,9 @@ class ChildBatches:
         self._pending: defaultdict[str, list[dict]] = defaultdict(list)
         # Per child, the parents whose include was capped, completed at hand-over.
         self._capped: defaultdict[str, list[t.Any]] = defaultdict(list)
+        # Per selected `PerParent` child, the parents that have rows, read at hand-over.
+        self._per_parent: list[tuple[str, PerParent]] = []
+        self._waiting: defaultdict[str, list[t.Any]] = defaultdict(list)
         self._hand_over = False
         self._batch: dict[str, list[dict]] = {}
         self._batch_number = 0
@@ -52,6 +59,14 @@ class ChildBatches:
             for child in self.parent.child_streams
             if isinstance(replication := getattr(child, "replication", None), FromParentInclude)
         ]
+        # Rows behind a request per parent are asked for only for a child that is selected.
+        self._per_parent = [
+            (child.name, replication)
+            for child in self.parent.child_streams
+            if isinstance(replication := getattr(child, "replication", None), PerParent)
+            and (child.selected or child.has_selected_descendents)
+        ]
+        self._waiting = defaultdict(list)
 
     def collect(self, record: dict, *, keep: bool, due: bool) -> None:
         """Take the child rows of `record` (if `keep`: it passed the stream maps' filter).
@@ -62,9 +77,14 @@ class ChildBatches:
         if keep:
             for name, rows in self.rows_of(record).items():
                 self._pending[name].extend(rows)
-        # A capped parent counts as a row: its listing brings at least one.
+            for name, per_parent in self._per_parent:
+                if per_parent.has_rows(record):
+                    self._waiting[name].append(record["id"])
+        # A capped parent counts as a row, as does one with rows of its own to be read: its
+        # listing brings at least one.
         waiting = sum(len(rows) for rows in self._pending.values())
         waiting += sum(len(ids) for ids in self._capped.values())
+        waiting += sum(len(ids) for ids in self._waiting.values())
         self._hand_over = due or waiting >= CHILD_BATCH_ROWS
 
     def rows_of(self, record: dict) -> dict[str, list[dict]]:
@@ -94,12 +114,15 @@ class ChildBatches:
         filters that one record out; a batch holds the rows of many parents, so it is synced
         here whatever happens to the record that closes it.
         """
-        if not (self._hand_over and self._pending):
+        if not (self._hand_over and (self._pending or self._waiting)):
             return
         pending, self._pending = self._pending, defaultdict(list)
         capped, self._capped = self._capped, defaultdict(list)
+        waiting, self._waiting = self._waiting, defaultdict(list)
         self._hand_over = False
         self._complete(pending, capped)
+        if waiting:
+            pending.update(PerParentReader(self.parent, self._per_parent).read(waiting))
         self._batch_number += 1
         self._batch = dict(pending)
         for child in self.parent.child_streams:

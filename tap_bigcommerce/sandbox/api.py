@@ -220,6 +220,39 @@ def list_products(store: Store, q: dict[str, str]) -> Response:
     )
 
 
+#: ``status`` filter of the reviews listing: ``1`` approved, ``0`` pending.
+REVIEW_STATUS = {"1": "approved", "0": "pending"}
+
+
+def list_product_reviews(store: Store, q: dict[str, str], pid: int) -> Response:
+    """``GET /v3/catalog/products/{id}/reviews``: as many as the product's ``reviews_count``.
+
+    404 for an unknown product, 204 for one without reviews (as the spec lists), else the v3
+    envelope, paged by page/limit (past the end: an empty page).
+    """
+    page, limit = _page_limit(q)
+    status = q.get("status")
+    if status is not None and status not in REVIEW_STATUS:
+        raise ApiError(422, "Invalid input", {"status": "must be 0 or 1"})
+    try:
+        created, modified, version, _ = store.state("products", pid)
+    except KeyError:
+        raise ApiError(404, "The requested resource was not found.") from None
+    count = store.record("products", pid)["reviews_count"] or 0
+    rows = store.spread(
+        "product_reviews",
+        records.product_reviews(store.seed, pid, version, count, created, modified),
+    )
+    if not rows:
+        return Response(204)
+    if status is not None:
+        rows = [row for row in rows if row["status"] == REVIEW_STATUS[status]]
+    chunk = [_select_fields(row, q, frozenset()) for row in rows[(page - 1) * limit : page * limit]]
+    return json_response(
+        {"data": chunk, "meta": {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}}
+    )
+
+
 def _product_sort_key(store: Store, sort: str) -> Callable[[int], Any]:
     if sort == "name":
         return lambda i: records.product_name(store.seed, i).lower()
@@ -646,3 +679,19 @@ def list_rest(store: Store, q: dict[str, str], name: str, parent: int | None = N
     page, limit = _v2_page_limit(q)
     chunk = [r for _, r in _rest_rows(store, q, resource)[(page - 1) * limit : page * limit]]
     return json_response(chunk) if chunk else Response(204)
+
+
+def list_inventory_items(store: Store, q: dict[str, str]) -> Response:
+    """``GET /v3/inventory/items``: variants with their stock per location, page/limit."""
+    page, limit = _page_limit(q)
+    items = rest.inventory_items(store)
+    variants = _int_list(q, "variant_id:in")
+    if variants is not None:
+        items = [i for i in items if i["identity"]["variant_id"] in set(variants)]
+    locations = _int_list(q, "location_id:in")
+    if locations is not None:
+        for item in items:
+            item["locations"] = [x for x in item["locations"] if x["location_id"] in locations]
+    chunk = items[(page - 1) * limit : page * limit]
+    meta = {"pagination": _v3_meta(len(items), len(chunk), page, limit)}
+    return json_response({"data": chunk, "meta": meta})

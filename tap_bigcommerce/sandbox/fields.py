@@ -74,6 +74,19 @@ PRIMARY_IMAGE_FIELDS: tuple[str, ...] = (
 # ``customFieldData`` (3).
 CUSTOM_FIELD_FIELDS: tuple[str, ...] = ("id", "name", "value")
 
+# The item of ``GET /catalog/products/{product_id}/bulk-pricing-rules`` (5): ``id`` +
+# ``bulkPricingRule_Response``; the products include carries the same rows.
+BULK_PRICING_RULE_FIELDS: tuple[str, ...] = (
+    "id", "quantity_min", "quantity_max", "type", "amount",
+)  # fmt: skip
+
+# The item of ``GET /catalog/products/{product_id}/reviews`` (10): ``Product Review Base`` +
+# ``id`` and its dates. (The spec gives reviews no ``product_id``; the tap adds it.)
+REVIEW_FIELDS: tuple[str, ...] = (
+    "title", "text", "status", "rating", "email", "name", "date_reviewed", "id", "date_created",
+    "date_modified",
+)  # fmt: skip
+
 # customers.v3.yml ``customer_Full`` (22) + the two beta includes from the list example.
 CUSTOMER_FIELDS: tuple[str, ...] = (
     "email", "first_name", "last_name", "company", "phone", "registration_ip_address", "notes",

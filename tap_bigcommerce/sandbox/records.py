@@ -17,7 +17,8 @@ from .formats import iso_offset, iso_z, money4, rate10, rfc2822
 
 _MASK64 = (1 << 64) - 1
 _KIND = {"products": 1, "customers": 2, "orders": 3, "variants": 4, "images": 5,
-         "custom_fields": 6, "addresses": 7, "line_items": 8, "ship": 9}  # fmt: skip
+         "custom_fields": 6, "addresses": 7, "line_items": 8, "ship": 9,
+         "bulk_pricing_rules": 10, "reviews": 11}  # fmt: skip
 
 
 def mix(*parts: int) -> int:
@@ -190,10 +191,7 @@ def product(
             for k in range(1, 1 + pid % 4)
         ]  # fmt: skip
     if "bulk_pricing_rules" in includes:
-        rec["bulk_pricing_rules"] = (
-            [{"id": pid, "quantity_min": 10, "quantity_max": 50, "type": "price", "amount": 2}]
-            if pid % 5 == 0 else []
-        )  # fmt: skip
+        rec["bulk_pricing_rules"] = bulk_pricing_rules(seed, pid, version, price)
     if "images" in includes:
         rec["images"] = [_image(pid, k, modified) for k in range(1, n_images + 1)]
     if "primary_image" in includes:
@@ -213,6 +211,72 @@ def product(
             _variant(seed, pid, k, version, rec, n_variants) for k in range(1, n_variants + 1)
         ]
     return rec
+
+
+_RULE_TYPES = ("price", "percent", "fixed")
+
+
+def bulk_pricing_rules(seed: int, pid: int, version: int, price: float) -> list[dict[str, Any]]:
+    """A product's bulk pricing rules: one to three on every fifth product, none elsewhere.
+
+    Quantity tiers follow each other; the last has no upper bound (`quantity_max` 0).
+    """
+    if pid % 5:
+        return []
+    r = _rng(seed, "bulk_pricing_rules", pid, version)
+    n = 1 + r.randrange(3)
+    rules = []
+    low = 0
+    for k in range(1, n + 1):
+        quantity_min = low + r.randint(2, 10)
+        quantity_max = 0 if k == n else quantity_min + r.randint(5, 40)
+        kind = r.choice(_RULE_TYPES)
+        amount = {"price": round(r.uniform(0.5, 5), 2), "percent": r.choice((5, 10, 15)),
+                  "fixed": round(price * 0.9, 2)}[kind]  # fmt: skip
+        values = {"id": pid * 10 + k, "quantity_min": quantity_min, "quantity_max": quantity_max,
+                  "type": kind, "amount": amount}  # fmt: skip
+        rules.append({name: values[name] for name in fields.BULK_PRICING_RULE_FIELDS})
+        low = quantity_max
+    return rules
+
+
+_REVIEW_TITLES = (
+    "Love it", "Crème de la crème", "Not for me", "東京 quality", "Works as described",
+    "Zoë's pick", "Smaller than expected",
+)  # fmt: skip
+_REVIEW_STATUSES = ("approved", "approved", "approved", "pending", "disapproved")
+#: A review's id is its product's id times this, plus its place (fewer reviews a product).
+REVIEW_ID_BASE = 1000
+
+
+def product_reviews(
+    seed: int, pid: int, version: int, count: int, created: int, modified: int
+) -> list[dict[str, Any]]:
+    """The `count` reviews of a product (its `reviews_count`), as `/reviews` lists them.
+
+    Written between the product's creation and its last change, oldest first.
+    """
+    rows = []
+    for k in range(1, count + 1):
+        rid = pid * REVIEW_ID_BASE + k
+        r = _rng(seed, "reviews", rid, version)
+        reviewed = created + (modified - created) * k // (count + 1)
+        first, last = person_name(seed, "reviews", rid)
+        title = r.choice(_REVIEW_TITLES)
+        values = {
+            "title": title,
+            "text": f"{title}: lorem ipsum, v{version}.",
+            "status": r.choice(_REVIEW_STATUSES),
+            "rating": r.randint(0, 5),
+            "email": "" if r.random() < 0.2 else f"reviewer{rid}@example.com",
+            "name": f"{first} {last}",
+            "date_reviewed": iso_offset(reviewed),
+            "id": rid,
+            "date_created": iso_offset(reviewed),
+            "date_modified": iso_offset(reviewed + int((modified - reviewed) * r.random())),
+        }
+        rows.append({name: values[name] for name in fields.REVIEW_FIELDS})
+    return rows
 
 
 def _image(pid: int, k: int, modified: int) -> dict[str, Any]:

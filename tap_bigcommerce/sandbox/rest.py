@@ -309,3 +309,42 @@ def _value(node: Node, name: str, rid: int, salt: int, modified: int, depth: int
     if "email" in name:
         return f"{name.replace('_', '.')}{rid}@example.com"
     return f"{name.replace('_', ' ').title()} {rid} — Zoë 東京"
+
+
+#: Products whose variants have stock rows (`/v3/inventory/items`), from the lowest id.
+INVENTORY_PRODUCTS = 10
+
+
+def inventory_items(store: Store) -> list[Row]:
+    """`/v3/inventory/items`: each variant of the first products, with its stock per location.
+
+    Only live locations appear, so a deleted location's rows vanish from the listing.
+    """
+    locations = [store.rest.row("inventory_locations", lid) for lid in store.rest.ids(
+        "inventory_locations")]  # fmt: skip
+    items = []
+    for pid in store.ids("products")[:INVENTORY_PRODUCTS]:
+        product = store.record("products", pid, ("variants",))
+        for variant in product.get("variants") or []:
+            h = mix(store.seed, variant["id"])
+            items.append({
+                "identity": {
+                    "sku": variant.get("sku"), "variant_id": variant["id"], "product_id": pid,
+                    "sku_id": variant.get("sku_id"),
+                },
+                "locations": [
+                    {
+                        "location_id": loc["id"], "location_code": loc.get("code"),
+                        "location_name": loc.get("label"),
+                        "available_to_sell": (h + loc["id"]) % 50,
+                        "total_inventory_onhand": (h + loc["id"]) % 50 + 2,
+                        "location_enabled": loc.get("enabled"),
+                        "settings": {
+                            "safety_stock": 2, "is_in_stock": True, "warning_level": 3,
+                            "bin_picking_number": f"BIN-{variant['id']}-{loc['id']}",
+                        },
+                    }
+                    for loc in locations
+                ],
+            })  # fmt: skip
+    return items

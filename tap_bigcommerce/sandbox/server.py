@@ -50,6 +50,7 @@ def _r(path: str, flavour: str, scope: str, handler: Callable[..., Response]) ->
 
 ROUTES = (
     _r(r"/v3/catalog/products", "v3", "products", api.list_products),
+    _r(r"/v3/catalog/products/(\d+)/reviews", "v3", "products", api.list_product_reviews),
     _r(r"/v3/customers", "v3", "customers", api.list_customers),
     _r(r"/v3/customers/addresses", "v3", "customers", api.list_customer_addresses),
     _r(r"/v2/orders", "v2", "orders", api.list_orders),
@@ -62,6 +63,7 @@ ROUTES = (
        lambda s, q, oid: api.order_sub(s, q, oid, "shipping_addresses")),
     _r(r"/v2/store", "v2", "information", api.store_info),
     _r(r"/v2/time", "v2", "information", api.server_time),
+    _r(r"/v3/inventory/items", "v3", "inventory", api.list_inventory_items),
     *(
         _r(resource.path, resource.flavour, resource.scope,
            lambda s, q, *parent, name=resource.name: api.list_rest(s, q, name, *parent))
