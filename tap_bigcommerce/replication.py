@@ -41,6 +41,58 @@ class EachRow:
     key: str
     path: str
 
+    def path_for(self, context: Record) -> str:
+        """The endpoint read for one row's context, e.g. `pricelists/2/records`."""
+        return self.path.format(**context)
+
+    def scope_for(self, context: Record) -> str | None:
+        """None: every row's endpoint needs the stream's own scope."""
+        return None
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One fixed partition of `EachOf`: its `key` value, its endpoint and that one's scope."""
+
+    value: str
+    path: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class EachOf:
+    """An endpoint per fixed partition, with a bookmark for each (SDK state partitions).
+
+    Metafields: one store-wide listing per resource type (`catalog/products/metafields`,
+    `customers/metafields` ...), each under its own `key` value (`resource_type`) in the
+    state, so one listing that fails never moves another's bookmark. Each needs its own
+    resource's scope: without it, that partition is skipped with one warning, the others
+    are read.
+    """
+
+    key: str
+    partitions: tuple[Partition, ...]
+
+    def contexts(self) -> list[Record]:
+        """The partitions' contexts, in the order they are read."""
+        return [{self.key: p.value} for p in self.partitions]
+
+    def _partition(self, context: Record) -> Partition:
+        return next(p for p in self.partitions if p.value == context[self.key])
+
+    def path_for(self, context: Record) -> str:
+        """The endpoint read for one partition."""
+        return self._partition(context).path
+
+    def scope_for(self, context: Record) -> str | None:
+        """The scope one partition's endpoint needs."""
+        return self._partition(context).scope
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope some partition needs, each once, in order."""
+        return tuple(dict.fromkeys(p.scope for p in self.partitions))
+
 
 @dataclass(frozen=True)
 class Incremental:
@@ -48,13 +100,14 @@ class Incremental:
 
     `count`: an endpoint that counts a window with the same filters, for lists that carry
     no total (v2), e.g. `orders/count`. `also`: further listings merged in (see `AlsoList`).
-    `each`: the endpoint is read once per row of another listing (see `EachRow`).
+    `each`: the endpoint is read once per row of another listing (see `EachRow`), or once
+    per fixed partition, each at its own path (see `EachOf`).
     """
 
     field: str = "date_modified"
     count: str | None = None
     also: tuple[AlsoList, ...] = ()
-    each: EachRow | None = None
+    each: EachRow | EachOf | None = None
 
     @property
     def replication_key(self) -> str | None:

@@ -23,6 +23,7 @@ from tap_bigcommerce.readers.incremental_v2 import count_records
 from tap_bigcommerce.readers.progress import Progress
 from tap_bigcommerce.records import LeanRecordsMixin
 from tap_bigcommerce.replication import (
+    EachOf,
     IncludedRows,
     Incremental,
     PerParent,
@@ -119,7 +120,7 @@ class BigCommerceStream(LeanRecordsMixin):
         if each is None or not context:
             return self.flavour
         flavour = self.make_flavour()
-        flavour.path = each.path.format(**context)
+        flavour.path = each.path_for(context)
         return flavour
 
     @property
@@ -133,6 +134,8 @@ class BigCommerceStream(LeanRecordsMixin):
         each = getattr(self.replication, "each", None)
         if each is None:
             return super().partitions
+        if isinstance(each, EachOf):
+            return each.contexts()  # fixed: no request
         if self._each_rows is None:
             self._each_rows = self._list_each_rows(each.listing, each.key)
         return [dict(row) for row in self._each_rows]
@@ -154,6 +157,12 @@ class BigCommerceStream(LeanRecordsMixin):
             self._warn_scope_missing()
             return []
         return [{key: rid} for rid in sorted(ids)]
+
+    @classmethod
+    def scopes(cls) -> tuple[str, ...]:
+        """Every scope the stream's endpoints need: its own, or those of its partitions."""
+        each = getattr(cls.replication, "each", None)
+        return each.scopes if isinstance(each, EachOf) else (cls.scope,)
 
     @property
     def money_as_text(self) -> bool:
@@ -265,7 +274,8 @@ class BigCommerceStream(LeanRecordsMixin):
         if each is not None and context:
             records = ({**record, **context} for record in records)
         if not self.strict_scope:
-            records = self._skipped_without_scope(records)
+            scope = each.scope_for(context) if each is not None and context else None
+            records = self._skipped_without_scope(records, scope, context)
         self.child_batches.start()
         self._prepared = self._sent_as_is = 0
         for record, last in self.progress.track(records, self.page_size):
@@ -278,13 +288,32 @@ class BigCommerceStream(LeanRecordsMixin):
             f"{self._sent_as_is:,}",
         )
 
-    def _skipped_without_scope(self, records: t.Iterator[dict]) -> t.Iterator[dict]:
-        """`records`, or none and one warning when the first request is refused (403)."""
+    def _skipped_without_scope(
+        self,
+        records: t.Iterator[dict],
+        scope: str | None = None,
+        context: Context | None = None,
+    ) -> t.Iterator[dict]:
+        """`records`, or none and one warning when the first request is refused (403).
+
+        `scope`: what this partition's endpoint needs, where that is not the stream's own
+        (metafields of channels); only that partition is skipped.
+        """
         self._scope_missing = False
         try:
             first = next(records, None)
         except ScopeError:
-            self._warn_scope_missing()
+            if scope is None:
+                self._warn_scope_missing()
+            else:
+                self._scope_missing = True
+                self.logger.warning(
+                    "%s: skipped for %s, the API account lacks the '%s' scope (HTTP 403); "
+                    "grant it read-only to read them, or deselect the stream",
+                    self.name,
+                    ", ".join(f"{k} '{v}'" for k, v in (context or {}).items()),
+                    scope,
+                )
             return
         if first is not None:
             yield first

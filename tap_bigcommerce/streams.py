@@ -27,10 +27,12 @@ from tap_bigcommerce.replication import (
     AlsoList,
     CompleteByListing,
     CompleteEach,
+    EachOf,
     EachRow,
     FromParentInclude,
     IncludedRows,
     Incremental,
+    Partition,
     PerParent,
     ReadWhole,
 )
@@ -329,6 +331,43 @@ class ChannelsStream(BigCommerceStream):
     replication = Incremental("date_modified")
 
 
+class MetafieldsStream(BigCommerceStream):
+    """Metafields of every resource type, one store-wide listing each (`.../metafields`).
+
+    Each listing filters by `date_modified:min/max` and pages by cursor (`after`) but
+    documents no sort (`direction` orders by id), so it is read as price list records
+    are. Every listing is read from its own bookmark (a state partition per
+    `resource_type`) and needs its resource's scope: one without it is skipped with a
+    warning, the others are read. Rows carry `resource_type` and `resource_id` as the API
+    sends them (`resource_type` is also set from the partition). Its own endpoint (the
+    connection check) is the products' listing.
+    """
+
+    name = "metafields"
+    scope = "Products"
+    endpoint = "catalog/products/metafields"
+    flavour_type = V3DateWindowCursor
+    replication = Incremental(
+        "date_modified",
+        each=EachOf(
+            "resource_type",
+            (
+                Partition("product", "catalog/products/metafields", "Products"),
+                Partition("variant", "catalog/variants/metafields", "Products"),
+                Partition("category", "catalog/categories/metafields", "Products"),
+                Partition("brand", "catalog/brands/metafields", "Products"),
+                Partition("customer", "customers/metafields", "Customers"),
+                Partition("order", "orders/metafields", "Orders"),
+                Partition("channel", "channels/metafields", "Channel Settings"),
+            ),
+        ),
+    )
+    # The specs call `id` the metafield's unique identifier, but each listing is its own
+    # endpoint in its own spec file and none says the ids are one sequence across resource
+    # types; with `resource_type` in the key a target never merges two of them.
+    primary_keys: t.ClassVar[list[str]] = ["resource_type", "id"]
+
+
 STREAM_TYPES: list[type[Stream]] = [
     ProductsStream,
     ProductVariantsStream,
@@ -354,6 +393,7 @@ STREAM_TYPES: list[type[Stream]] = [
     PriceListsStream,
     PriceListRecordsStream,
     ChannelsStream,
+    MetafieldsStream,
 ]
 
 __all__ = ["STREAM_TYPES"]

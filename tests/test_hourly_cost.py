@@ -1,8 +1,9 @@
 """What an hourly run costs on a quiet store: the requests of a run from the last STATE.
 
-At most one request per incremental stream, and one per 250 rows (a page) of each stream
-read whole; child rows ride on their parents' responses (but for the records at the
-bookmark, read again: a capped include is completed, a product's reviews are asked).
+At most one request per incremental stream (per partition of one with fixed partitions:
+metafields), and one per 250 rows (a page) of each stream read whole; child rows ride on
+their parents' responses (but for the records at the bookmark, read again: a capped include
+is completed, a product's reviews are asked).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from tap_bigcommerce.replication import Incremental, ReadWhole
+from tap_bigcommerce.replication import EachOf, Incremental, ReadWhole
 from tap_bigcommerce.sandbox import Sandbox, Store, records
 from tap_bigcommerce.sandbox.rest import RESOURCES
 from tap_bigcommerce.stream_base import BigCommerceStream
@@ -43,7 +44,11 @@ def test_a_quiet_hour_costs_one_request_per_incremental_stream_and_per_page_read
     expected = {}
     for stream in top:
         each = getattr(stream.replication, "each", None)
-        if each is not None:
+        if isinstance(each, EachOf):
+            # Fixed partitions (metafields): one request per partition's listing, no parents.
+            for partition in each.partitions:
+                expected[partition.path] = expected.get(partition.path, 0) + 1
+        elif each is not None:
             # One request lists the parents (price lists), then one per parent's listing.
             expected[each.listing] = expected.get(each.listing, 0) + 1
             (parents,) = [s.name for s in top if s.endpoint == each.listing and not

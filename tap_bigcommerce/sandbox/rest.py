@@ -55,6 +55,8 @@ class Resource:
     #: and in each row's `parent_field`.
     parent: str | None = None
     parent_field: str | None = None
+    #: The rows' spec types, where several listings share them (`spec_types.json`).
+    schema: str | None = None
 
 
 def _fix_category(store: Store, rid: int, row: Row) -> None:
@@ -98,6 +100,40 @@ def _fix_price_record(store: Store, rid: int, row: Row) -> None:
         sku=sku,
         currency=_PRICE_CURRENCIES[(n // len(variants)) % len(_PRICE_CURRENCIES)].lower(),
     )
+
+
+#: Metafields of each resource type: (resource_type, listing path, scope).
+METAFIELD_LISTINGS = (
+    ("product", r"/v3/catalog/products/metafields", "products"),
+    ("variant", r"/v3/catalog/variants/metafields", "products"),
+    ("category", r"/v3/catalog/categories/metafields", "products"),
+    ("brand", r"/v3/catalog/brands/metafields", "products"),
+    ("customer", r"/v3/customers/metafields", "customers"),
+    ("order", r"/v3/orders/metafields", "orders"),
+    ("channel", r"/v3/channels/metafields", "channels"),
+)
+#: Metafields of each resource type a new store holds.
+METAFIELDS = 6
+
+
+def _owners(store: Store, resource_type: str) -> list[int]:
+    """The live ids of the resources of `resource_type` (variants: of the first products)."""
+    if resource_type == "variant":
+        return [variant for _, variant, _ in store.rest.price_variants()]
+    if resource_type in ("product", "customer", "order"):
+        return store.ids(f"{resource_type}s")
+    name = {"category": "categories", "brand": "brands", "channel": "channels"}[resource_type]
+    return store.rest.ids(name)
+
+
+def _metafield_fixer(resource_type: str) -> Fixer:
+    def fix(store: Store, rid: int, row: Row) -> None:
+        owners = _owners(store, resource_type) or [1]
+        row.update(resource_type=resource_type, resource_id=owners[(rid - 1) % len(owners)])
+        row["key"] = f"key-{rid}"
+        row["namespace"] = f"App Namespace {1 + rid % 2}"
+
+    return fix
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -163,6 +199,22 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     # Documented: date_modified:min/max, date_created:min/max, page/limit; no sort.
     Resource("channels", r"/v3/channels", "v3", "channels", 4, date_filter=True),
+    # Documented: date_modified:min/max, date_created:min/max, key, namespace, direction
+    # (by id), page/limit and cursors; no sort. Each listing numbers its own rows.
+    *(
+        Resource(
+            f"metafields_{resource_type}",
+            path,
+            "v3",
+            scope,
+            METAFIELDS,
+            fix=_metafield_fixer(resource_type),
+            date_filter=True,
+            cursor=True,
+            schema="metafields",
+        )
+        for resource_type, path, scope in METAFIELD_LISTINGS
+    ),
 )
 BY_NAME = {resource.name: resource for resource in RESOURCES}
 
@@ -256,7 +308,7 @@ def build_row(
     store: Store, resource: Resource, rid: int, created: int, modified: int, version: int
 ) -> Row:
     """A row of `resource`: every field its spec documents, typed as the spec types it."""
-    node = load_tree()[resource.name]
+    node = load_tree()[resource.schema or resource.name]
     salt = mix(store.seed, zlib.crc32(resource.name.encode()), rid, version)
     row = t.cast("Row", _value(node, resource.name, rid, salt, modified, depth=0))
     if "id" in row:
@@ -269,7 +321,7 @@ def build_row(
             row[name] = iso_offset(modified)
     if resource.fix is not None:
         resource.fix(store, rid, row)
-    spread(resource.name, row, store.seed)
+    spread(resource.schema or resource.name, row, store.seed)
     for name in resource.v2_dates:
         if name in row:
             row[name] = rfc2822(created if name in ("date_created", "purchase_date") else modified)

@@ -52,6 +52,9 @@ LIST_SOURCES: dict[str, tuple[str, str]] = {
     "gift_certificates": ("marketing.v2.yml", "/gift_certificates"),
     "currencies": ("currencies.v2.yml", "/currencies"),
     "store_information": ("store_information.v2.yml", "/store"),
+    # The seven listings (products, variants, categories, brands, customers, orders,
+    # channels) share the fields; the products' `resource_type` enum holds every other's.
+    "metafields": ("products_catalog.v3.yml", "/catalog/products/metafields"),
 }
 #: Rows the tap builds from a nested list: one row per item of `inside`, carrying the fields
 #: of `outer` beside the item's own (inventory: one row per variant per location).
@@ -79,6 +82,7 @@ NEW_STREAM_KEYS: dict[str, tuple[str, ...]] = {
     "gift_certificates": ("id",),
     "currencies": ("id",),
     "store_information": ("id",),
+    "metafields": ("resource_type", "id", "date_modified"),
 }
 #: Properties documented outside the record's own component: (stream, property) -> the spec
 #: file, the component and whether the property is a list of it.
