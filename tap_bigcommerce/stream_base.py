@@ -282,6 +282,12 @@ class BigCommerceStream(LeanRecordsMixin):
             yield self._prepare(record, last=last)
         if whole and not self._scope_missing:
             self._write_activate_version_message(t.cast("int", self._stream_version))
+        if each is not None:
+            # The partition is done (its last record is out and in the state): say so now,
+            # so that a later partition that fails does not lose this one's bookmark. (The
+            # SDK finalizes it next, as here: the start marker goes.)
+            self._finalize_state(self.get_context_state(context))
+            self._write_state_message()
         self.logger.debug(
             "%s: %s of them needed no conversion and were written as the API sent them",
             self.name,
