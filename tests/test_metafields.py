@@ -253,20 +253,22 @@ def test_a_listing_that_keeps_failing_fails_the_run_and_moves_no_other_bookmark(
 
 
 def test_sigkill_mid_stream_then_a_rerun_from_the_last_state_loses_nothing(catalog):
-    store = small_store(6, **dict.fromkeys(TYPES, 300))
+    # More product metafields than a STATE's worth (1,000): a bookmark inside the listing.
+    store = small_store(6, **{**dict.fromkeys(TYPES, 60), "product": 1_400})
     with serve(store, latency_ms=5) as sb:
-        config = sandbox_config(sb.api_url, page_size=50)
+        config = sandbox_config(sb.api_url, page_size=100)
         tap = TapProcess(config, catalog=catalog)
 
         def state_then_more(messages: list[dict]) -> bool:
             states = [i for i, m in enumerate(messages) if m["type"] == "STATE"]
-            return len(states) >= 2 and len(messages) - states[-1] > 100
+            marked = [i for i in states if bookmarks(messages[i]["value"])]
+            return bool(marked) and len(messages) - marked[-1] > 100
 
         assert tap.wait_for(state_then_more), "no mid-stream STATE"
         crashed = tap.kill()
         assert crashed.returncode == -9, "the tap ended before it was killed"
         state = crashed.final_state
-        assert bookmarks(state), state
+        assert "product" in bookmarks(state), state
         rerun = run_tap(config, catalog=catalog, state=state)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert_sorted_and_state_true(crashed)
