@@ -83,10 +83,18 @@ class BigCommerceStream(LeanRecordsMixin):
         replication = cls.__dict__.get("replication")
         if replication is None:
             return
-        if isinstance(replication, Incremental) and replication.field != "date_modified":
-            # Keyset paging and the flavours' filters key on date_modified; another field
-            # (refunds' `created`) needs its spelling in `pagination.py` first.
-            raise TypeError(f"{cls.__name__}: only date_modified is read incrementally yet")
+        if isinstance(replication, Incremental):
+            # The flavour filters on its `date_field`; keyset paging (a listing sorted by
+            # date) reads date_modified only, a window sorted by the tap reads any field
+            # (refunds' `created`, `V3CreatedWindow`).
+            flavour = getattr(cls, "flavour_type", None)
+            field = getattr(flavour, "date_field", "date_modified")
+            keyset = getattr(flavour, "sorts_by_date", True)
+            if replication.field != field or (keyset and field != "date_modified"):
+                raise TypeError(
+                    f"{cls.__name__}: read incrementally on {replication.field!r}, but its "
+                    f"flavour filters on {field!r}"
+                )
         # A plain class attribute, as the SDK reads and sets it.
         cls.replication_key = replication.replication_key  # type: ignore[assignment]
 
