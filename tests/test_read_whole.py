@@ -194,8 +194,12 @@ def test_without_their_scopes_the_streams_are_skipped_with_one_warning_each(stor
         assert "WARNING" in lines[0] and f"'{scope}' scope" in lines[0]
         assert not run.records(stream)
         assert stream not in _activations(run)
-    # Brands and categories need the Products scope, which the account has.
-    assert set(_activations(run)) == {"category_trees", "categories", "brands"}
+    # Brands and categories need the Products scope, which the account has; order statuses
+    # the Orders scope, customer groups and attributes the Customers scope.
+    assert set(_activations(run)) == {
+        "category_trees", "categories", "brands", "order_statuses", "customer_groups",
+        "customer_attributes",
+    }  # fmt: skip
 
 
 def test_discovery_warns_of_a_missing_scope_and_still_lists_every_stream(store):
