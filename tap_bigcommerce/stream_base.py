@@ -15,7 +15,7 @@ from functools import cached_property
 
 import msgspec
 
-from tap_bigcommerce.errors import ScopeError
+from tap_bigcommerce.errors import ScopeError, StoreNotFoundError
 from tap_bigcommerce.overlap import side_by_side
 from tap_bigcommerce.readers import reader_for
 from tap_bigcommerce.readers.children import ChildBatches
@@ -261,9 +261,10 @@ class BigCommerceStream(LeanRecordsMixin):
         if whole:
             # The records carry the version that the message after the last one activates.
             self._stream_version = time.time_ns() // 1_000_000
-        records = reader_for(self, self.flavour_for(context)).read(lower)
+        reader = reader_for(self, self.flavour_for(context))
+        records = reader.read(lower)
         if each is not None and context:
-            records = ({**record, **context} for record in records)
+            records = self._unless_gone(({**record, **context} for record in records), context)
         if not self.strict_scope:
             records = self._skipped_without_scope(records)
         self.child_batches.start()
@@ -271,12 +272,27 @@ class BigCommerceStream(LeanRecordsMixin):
         for record, last in self.progress.track(records, self.page_size):
             yield self._prepare(record, last=last)
         if whole and not self._scope_missing:
-            self._write_activate_version_message(t.cast("int", self._stream_version))
+            if getattr(reader, "complete", True):
+                self._write_activate_version_message(t.cast("int", self._stream_version))
+            else:  # the store kept changing: rows it skipped must not be marked deleted
+                self.logger.warning(
+                    "%s: the store kept changing while read; deletions are not reconciled "
+                    "on this run",
+                    self.name,
+                )
         self.logger.debug(
             "%s: %s of them needed no conversion and were written as the API sent them",
             self.name,
             f"{self._sent_as_is:,}",
         )
+
+    def _unless_gone(self, records: t.Iterator[dict], context: Context) -> t.Iterator[dict]:
+        """`records` of one listed row (a price list), or none if it was deleted (404)."""
+        try:
+            yield from records
+        except StoreNotFoundError:
+            # The listing of this store answered a moment ago: the row, not the store, is gone.
+            self.logger.info("%s: %s is gone (HTTP 404); nothing to read", self.name, context)
 
     def _skipped_without_scope(self, records: t.Iterator[dict]) -> t.Iterator[dict]:
         """`records`, or none and one warning when the first request is refused (403)."""
