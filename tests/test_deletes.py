@@ -13,8 +13,23 @@ import typing as t
 import pytest
 import requests
 
+from tap_bigcommerce.replication import Incremental
 from tap_bigcommerce.sandbox import Sandbox, Store
-from tests.taprun import STORE_HASH, TOKEN
+from tap_bigcommerce.streams import STREAM_TYPES, ChildStream
+from tests.taprun import STORE_HASH, TOKEN, TapProcess, TapRun, run_tap, sandbox_config, select_only
+
+INCREMENTAL = [s.name for s in STREAM_TYPES if isinstance(getattr(s, "replication", None),
+                                                            Incremental)]  # fmt: skip
+CHILDREN = {
+    parent: [
+        s.name
+        for s in STREAM_TYPES
+        if issubclass(s, ChildStream) and s.parent_stream_type.name == parent
+    ]
+    for parent in INCREMENTAL
+}
+EVERY = INCREMENTAL + [child for children in CHILDREN.values() for child in children]
+START_DATE_LINE = "start_date is set, so this run does not see the whole table"
 
 # ----------------------------------------------------------------- the sandbox's deletes
 
@@ -142,3 +157,158 @@ def test_records_are_deleted_while_a_sync_runs(small: Store):
         for _ in range(6):
             api.get("/v3/customers", limit=5)
     assert small.count("customers") == 58
+
+
+# ----------------------------------------------------------------- the tap
+
+
+@pytest.fixture
+def store() -> Store:
+    # Customer 50 has 12 addresses (past the include's cap); some orders are archived.
+    return Store(seed=4, products=30, customers=55, orders=25, archived_rate=0.2)
+
+
+@pytest.fixture
+def sandbox(store: Store):
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, port=0) as sb:
+        yield sb
+
+
+@pytest.fixture
+def catalog(sandbox) -> dict:
+    discovered = run_tap(sandbox_config(sandbox.api_url), "--discover")
+    return select_only(json.loads(discovered.stdout), EVERY)
+
+
+def _sync(sandbox, catalog, state=None, **settings) -> TapRun:
+    config = sandbox_config(sandbox.api_url, page_size=10, include_archived_orders=True,
+                            **settings)  # fmt: skip
+    run = run_tap(config, catalog=catalog, state=state)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def _activations(run: TapRun) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for m in run.messages:
+        if m["type"] == "ACTIVATE_VERSION":
+            assert m["stream"] not in found, f"{m['stream']}: activated twice"
+            found[m["stream"]] = m["version"]
+    return found
+
+
+def _ids(run: TapRun, stream: str) -> set:
+    return {r["id"] for r in run.records(stream)}
+
+
+def test_a_full_refresh_activates_every_stream_and_child_after_its_last_record(
+    sandbox, store, catalog
+):
+    run = _sync(sandbox, catalog)
+    activated = _activations(run)
+    assert set(activated) == set(EVERY)
+    for stream in EVERY:
+        assert run.records(stream), stream
+        positions = [i for i, m in enumerate(run.messages) if m.get("stream") == stream]
+        assert run.messages[positions[-1]]["type"] == "ACTIVATE_VERSION", stream
+        versions = {m["version"] for m in run.messages
+                    if m["type"] == "RECORD" and m["stream"] == stream}  # fmt: skip
+        assert versions == {activated[stream]}, stream
+    for parent, children in CHILDREN.items():
+        # A parent's children share its run's version, activated once all its rows are out.
+        assert {activated[c] for c in children} == {activated[parent]}, parent
+        last_row = max(i for i, m in enumerate(run.messages) if m["type"] == "RECORD"
+                       and m["stream"] in (parent, *children))  # fmt: skip
+        first_activation = min(i for i, m in enumerate(run.messages)
+                               if m["type"] == "ACTIVATE_VERSION"
+                               and m["stream"] in (parent, *children))  # fmt: skip
+        assert last_row < first_activation, parent
+    orders = _ids(run, "orders")
+    assert orders == set(store.ids("orders", include_archived=True))  # both listings
+    assert START_DATE_LINE not in run.stderr
+
+
+def test_deleted_records_and_children_are_missing_from_the_next_full_refresh(
+    sandbox, store, catalog
+):
+    first = _sync(sandbox, catalog)
+    variants = [r for r in first.records("product_variants")]
+    kept = variants[0]["product_id"]
+    variant = next(v["id"] for v in variants if v["product_id"] == kept)
+    store.delete_children("products", kept, "variants", [variant], touch=False)
+    store.delete_children("customers", 50, "addresses", [50 * 20 + 11], touch=False)
+    gone = next(p for p in store.ids("products") if p != kept)
+    store.delete("products", [gone])
+    store.delete("customers", [7])
+    second = _sync(sandbox, catalog)
+    assert _ids(first, "products") - _ids(second, "products") == {gone}
+    assert _ids(first, "customers") - _ids(second, "customers") == {7}
+    lost = _ids(first, "product_variants") - _ids(second, "product_variants")
+    gone_variants = {v["id"] for v in first.records("product_variants") if v["product_id"] == gone}
+    assert lost == {variant} | gone_variants
+    lost_addresses = _ids(first, "customer_addresses") - _ids(second, "customer_addresses")
+    assert 50 * 20 + 11 in lost_addresses
+    of_deleted = {a["id"] for a in first.records("customer_addresses") if a["customer_id"] == 7}
+    assert lost_addresses == {50 * 20 + 11} | of_deleted
+    assert all(second_v > first_v for first_v, second_v in zip(
+        _activations(first).values(), _activations(second).values(), strict=True))  # fmt: skip
+
+
+def test_a_run_from_a_bookmark_activates_nothing_incremental(sandbox, store, catalog):
+    first = _sync(sandbox, catalog)
+    store.touch("products", store.ids("products")[:3])
+    store.touch("customers", [50])
+    second = _sync(sandbox, catalog, state=first.final_state)
+    assert second.records("products") and second.records("product_variants")
+    assert second.records("customer_addresses")
+    assert not set(_activations(second)) & set(EVERY)
+    for m in second.messages:
+        if m["type"] == "RECORD" and m["stream"] in EVERY:
+            assert m.get("version") is None, m["stream"]
+    assert START_DATE_LINE not in second.stderr
+
+
+def test_with_start_date_nothing_is_activated_and_one_line_says_why(sandbox, catalog):
+    run = _sync(sandbox, catalog, start_date="2000-01-01T00:00:00Z")
+    assert run.records("products") and run.records("orders")
+    assert not set(_activations(run)) & set(EVERY)
+    lines = [line for line in run.stderr.splitlines() if START_DATE_LINE in line]
+    assert len(lines) == 1, lines
+    assert "INFO" in lines[0] and "deletions are not reconciled" in lines[0]
+
+
+def test_children_that_are_not_selected_get_no_activation(sandbox, catalog):
+    run = _sync(sandbox, select_only(catalog, ["products", "product_variants", "customers"]))
+    assert set(_activations(run)) == {"products", "product_variants", "customers"}
+
+
+def test_a_failed_read_activates_nothing_for_that_stream(sandbox, catalog):
+    sandbox.faults.add("500", path_contains="/v3/catalog/products", nth=3, times=None)
+    config = sandbox_config(sandbox.api_url, page_size=5, max_retries=1)
+    both = ["customers", *CHILDREN["customers"], "products", *CHILDREN["products"]]
+    run = run_tap(config, catalog=select_only(catalog, both))
+    assert run.returncode != 0
+    assert run.records("products")  # the pages read before the failure
+    activated = _activations(run)
+    assert set(activated) == {"customers", *CHILDREN["customers"]}  # read before products
+
+
+def test_a_run_killed_mid_stream_activates_nothing_for_it():
+    # Enough rows that output reaches the pipe (flushed in 64 kB blocks) long before the end.
+    store = Store(seed=4, products=400, customers=2, orders=2)
+    with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, latency_ms=60) as sb:
+        discovered = run_tap(sandbox_config(sb.api_url), "--discover")
+        catalog = select_only(json.loads(discovered.stdout), ["products", *CHILDREN["products"]])
+        config = sandbox_config(sb.api_url, page_size=5, max_requests_in_flight=1)
+        tap = TapProcess(config, catalog=catalog)
+        assert tap.wait_for(lambda ms: any(m["type"] == "RECORD" for m in ms))
+        run = tap.kill()
+    assert 0 < len(run.records("products")) < len(store.ids("products"))
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
+
+
+def test_an_empty_start_date_is_no_start_date(sandbox, catalog):
+    # `TAP_BIGCOMMERCE_START_DATE=` unsets the start_date an environment sets (README).
+    run = _sync(sandbox, select_only(catalog, ["customers"]), start_date="")
+    assert set(_activations(run)) == {"customers"}
+    assert START_DATE_LINE not in run.stderr
