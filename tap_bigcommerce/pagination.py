@@ -262,13 +262,17 @@ class CustomersFlavour(_V3Flavour):
 
 
 class V3ById(_V3Flavour):
-    """A v3 list walked by `id:greater`, sorted `sort=id&direction=asc` (brands)."""
+    """A v3 list walked by `id:greater` (brands).
+
+    No sort is sent: the brands spec documents only `sort=name`. The listing comes in id
+    order; the reader checks it and walks by page should it not.
+    """
 
     walk = "id"
 
     def whole_params(self, after: t.Any, page: int, limit: int) -> Params:
         """Ids past the last one read; the first page has no filter."""
-        params = {**self.extra, "limit": limit, "sort": "id", "direction": "asc"}
+        params = {**self.extra, "limit": limit}
         if after is not None:
             params["id:greater"] = after
         return params
