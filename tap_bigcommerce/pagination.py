@@ -130,6 +130,10 @@ class Flavour:
 
     #: Whether the endpoint sorts by `date_modified` (keyset paging needs it).
     sorts_by_date: t.ClassVar[bool] = True
+    #: The date the listing's window filters (`<field>:min`/`:max`) and a bookmark keys on.
+    #: Keyset paging (`sorts_by_date`) reads `date_modified`; a window read whole and
+    #: sorted by the tap (`readers/unsorted.py`) reads whichever field this names.
+    date_field: t.ClassVar[str] = "date_modified"
 
     #: How a whole listing is walked (streams read whole): "id" (a filter on the id, so a
     #: record created or deleted meanwhile shifts nothing), "page" (page numbers, where the
@@ -159,9 +163,9 @@ class _V3Flavour(Flavour):
     def _window(self, lower: dt.datetime | None, upper: dt.datetime | None, limit: int) -> Params:
         params: Params = {**self.extra, "limit": limit}
         if upper is not None:
-            params["date_modified:max"] = self.format_time(upper)
+            params[f"{self.date_field}:max"] = self.format_time(upper)
         if lower is not None:
-            params["date_modified:min"] = self.format_time(lower)
+            params[f"{self.date_field}:min"] = self.format_time(lower)
         return params
 
     def unpack(self, document: t.Any, limit: int) -> Page:
@@ -258,13 +262,17 @@ class CustomersFlavour(_V3Flavour):
 
 
 class V3ById(_V3Flavour):
-    """A v3 list walked by `id:greater`, sorted `sort=id&direction=asc` (brands)."""
+    """A v3 list walked by `id:greater` (brands).
+
+    No sort is sent: the brands spec documents only `sort=name`. The listing comes in id
+    order; the reader checks it and walks by page should it not.
+    """
 
     walk = "id"
 
     def whole_params(self, after: t.Any, page: int, limit: int) -> Params:
         """Ids past the last one read; the first page has no filter."""
-        params = {**self.extra, "limit": limit, "sort": "id", "direction": "asc"}
+        params = {**self.extra, "limit": limit}
         if after is not None:
             params["id:greater"] = after
         return params
@@ -299,6 +307,17 @@ class V3DateWindow(_V3Flavour):
     def next_params(self, base: Params, number: int, previous: Page) -> Params:
         """The request after `previous` (page `number - 1`) of the window `base`."""
         return {**base, "page": number}
+
+
+class V3CreatedWindow(V3DateWindow):
+    """As `V3DateWindow`, on `created:min`/`:max` (refunds, which never change once made).
+
+    `/v3/orders/payment_actions/refunds` documents `created:min`/`:max` and page/limit, and
+    lists "ordered by refund ID": no sort by date, so a window is read whole and sorted by
+    (`created`, id) by the tap, like any unsorted window.
+    """
+
+    date_field = "created"
 
 
 class V3DateWindowCursor(V3DateWindow):
@@ -352,6 +371,20 @@ class V2ById(_V2Flavour):
 
 class V2ByPage(_V2Flavour):
     """A v2 list with no id filter, walked by page number (currencies, order statuses)."""
+
+
+class V2Unpaged(_V2Flavour):
+    """A v2 list that documents no paging at all (`/v2/order_statuses`): one request, all.
+
+    No `page` or `limit` is sent: an API that ignored them would answer the same rows to
+    every page, and a walk by page number would never end.
+    """
+
+    walk = "single"
+
+    def whole_params(self, after: t.Any, page: int, limit: int) -> Params:
+        """No paging: the whole list."""
+        return dict(self.extra)
 
 
 class V2Single(_V2Flavour):

@@ -26,6 +26,10 @@ class LeanRecordsMixin(Stream):
     """
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: The SDK would send ACTIVATE_VERSION before a stream's records (with the setting
+    #: `emit_activate_version_messages`), and for every batch of child rows; the tap sends
+    #: its own, after the last record of a read that covered the whole table.
+    emit_activate_version_messages = False
     _unknown_seen: frozenset[str] = frozenset()
 
     @cached_property

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import msgspec
 
-from tap_bigcommerce.errors import ScopeError
+from tap_bigcommerce.errors import ScopeError, StoreNotFoundError
 from tap_bigcommerce.overlap import side_by_side
 from tap_bigcommerce.readers import reader_for
 from tap_bigcommerce.readers.children import ChildBatches
@@ -24,6 +24,7 @@ from tap_bigcommerce.readers.progress import Progress
 from tap_bigcommerce.records import LeanRecordsMixin
 from tap_bigcommerce.replication import (
     EachOf,
+    EachRow,
     IncludedRows,
     Incremental,
     PerParent,
@@ -84,10 +85,18 @@ class BigCommerceStream(LeanRecordsMixin):
         replication = cls.__dict__.get("replication")
         if replication is None:
             return
-        if isinstance(replication, Incremental) and replication.field != "date_modified":
-            # Keyset paging and the flavours' filters key on date_modified; another field
-            # (refunds' `created`) needs its spelling in `pagination.py` first.
-            raise TypeError(f"{cls.__name__}: only date_modified is read incrementally yet")
+        if isinstance(replication, Incremental):
+            # The flavour filters on its `date_field`; keyset paging (a listing sorted by
+            # date) reads date_modified only, a window sorted by the tap reads any field
+            # (refunds' `created`, `V3CreatedWindow`).
+            flavour = getattr(cls, "flavour_type", None)
+            field = getattr(flavour, "date_field", "date_modified")
+            keyset = getattr(flavour, "sorts_by_date", True)
+            if replication.field != field or (keyset and field != "date_modified"):
+                raise TypeError(
+                    f"{cls.__name__}: read incrementally on {replication.field!r}, but its "
+                    f"flavour filters on {field!r}"
+                )
         # A plain class attribute, as the SDK reads and sets it.
         cls.replication_key = replication.replication_key  # type: ignore[assignment]
 
@@ -255,10 +264,11 @@ class BigCommerceStream(LeanRecordsMixin):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Read every record modified since the bookmark (or `start_date`), oldest first.
 
-        A stream read whole ends with ACTIVATE_VERSION, only once its last record is out
-        (never on a failed read), so a target marks just the rows that vanished. A stream
-        whose scope the API account lacks is skipped with a warning, unless it is one of
-        the main streams (`strict_scope`).
+        A read that covers the whole table (`_reads_whole`) ends with ACTIVATE_VERSION for
+        the stream and for each of its selected child streams, only once the last record and
+        the last child row are out (never on a failed read), so a target marks just the rows
+        that vanished. A stream whose scope the API account lacks is skipped with a warning,
+        unless it is one of the main streams (`strict_scope`).
         """
         each = getattr(self.replication, "each", None)
         if each is not None and not context:
@@ -266,13 +276,20 @@ class BigCommerceStream(LeanRecordsMixin):
         lower = self.get_starting_timestamp(context)
         self.progress.reset()
         self._passing = self._new_pass_through() if self._may_pass_through() else None
-        whole = isinstance(self.replication, ReadWhole)
-        if whole:
-            # The records carry the version that the message after the last one activates.
-            self._stream_version = time.time_ns() // 1_000_000
-        records = reader_for(self, self.flavour_for(context)).read(lower)
+        whole = self._reads_whole()
+        # The records (and the child rows, which the children write in batches from one
+        # stream object each) carry the version that the messages after the last one
+        # activate; a partial read's carry none.
+        version = time.time_ns() // 1_000_000 if whole else None
+        self._stream_version = version
+        for child in self.child_streams:
+            child._stream_version = version
+        reader = reader_for(self, self.flavour_for(context))
+        records = reader.read(lower)
         if each is not None and context:
             records = ({**record, **context} for record in records)
+        if isinstance(each, EachRow) and context:  # a listed row (price list) may be gone
+            records = self._unless_gone(records, context)
         if not self.strict_scope:
             scope = each.scope_for(context) if each is not None and context else None
             records = self._skipped_without_scope(records, scope, context)
@@ -280,8 +297,19 @@ class BigCommerceStream(LeanRecordsMixin):
         self._prepared = self._sent_as_is = 0
         for record, last in self.progress.track(records, self.page_size):
             yield self._prepare(record, last=last)
-        if whole and not self._scope_missing:
-            self._write_activate_version_message(t.cast("int", self._stream_version))
+        # Here the SDK has written the last record, and its children the last batch's rows.
+        if version is not None and not self._scope_missing:
+            if getattr(reader, "complete", True):
+                self._write_activate_version_message(version)
+                for child in self.child_streams:
+                    if child.selected:
+                        child._write_activate_version_message(version)
+            else:  # the store kept changing: rows it skipped must not be marked deleted
+                self.logger.warning(
+                    "%s: the store kept changing while read; deletions are not reconciled "
+                    "on this run",
+                    self.name,
+                )
         if each is not None:
             # The partition is done (its last record is out and in the state): say so now,
             # so that a later partition that fails does not lose this one's bookmark. (The
@@ -293,6 +321,41 @@ class BigCommerceStream(LeanRecordsMixin):
             self.name,
             f"{self._sent_as_is:,}",
         )
+
+    def _unless_gone(self, records: t.Iterator[dict], context: Context) -> t.Iterator[dict]:
+        """`records` of one listed row (a price list), or none if it was deleted (404)."""
+        try:
+            yield from records
+        except StoreNotFoundError:
+            # The listing of this store answered a moment ago: the row, not the store, is gone.
+            self.logger.info("%s: %s is gone (HTTP 404); nothing to read", self.name, context)
+
+    def _reads_whole(self) -> bool:
+        """Whether this run reads the whole table, so that it may activate a new version.
+
+        Every run of a stream read whole does; an incremental stream's run does when it has
+        no bookmark and no `start_date` (`meltano run --full-refresh`, without start_date).
+        With `start_date` and no bookmark, one line per run says deletions are not reconciled.
+        """
+        if isinstance(self.replication, ReadWhole):
+            return True
+        if not isinstance(self.replication, Incremental) or self.replication.each:
+            # One table, many bookmarks (a price list's records): a partition read from
+            # scratch is not the whole table, and an activation would mark the others' rows.
+            return False
+        if self.get_context_state(None).get("replication_key_value") is not None:
+            return False  # from a bookmark: only what changed since
+        if not self.config.get("start_date"):
+            return True
+        tap = self._tap
+        if not getattr(tap, "_said_start_date_hides_deletions", False):
+            tap._said_start_date_hides_deletions = True  # type: ignore[attr-defined]
+            self.logger.info(
+                "start_date is set, so this run does not see the whole table: deletions are "
+                "not reconciled (run without start_date and without state, such as `meltano "
+                "run --full-refresh` with start_date unset, to mark deleted rows)"
+            )
+        return False
 
     def _skipped_without_scope(
         self,

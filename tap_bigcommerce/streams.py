@@ -18,8 +18,10 @@ from tap_bigcommerce.pagination import (
     V2ById,
     V2ByPage,
     V2Single,
+    V2Unpaged,
     V3ById,
     V3ByPage,
+    V3CreatedWindow,
     V3DateWindow,
     V3DateWindowCursor,
 )
@@ -274,6 +276,36 @@ class CurrenciesStream(BigCommerceStream):
     replication = ReadWhole()
 
 
+class OrderStatusesStream(BigCommerceStream):
+    """The store's order statuses, `/v2/order_statuses`: documents no paging, one request."""
+
+    name = "order_statuses"
+    scope = "Orders"
+    endpoint = "order_statuses"
+    flavour_type = V2Unpaged
+    replication = ReadWhole()
+
+
+class CustomerGroupsStream(BigCommerceStream):
+    """Customer groups, `/v2/customer_groups` (no v3 list exists), by page; no id filter."""
+
+    name = "customer_groups"
+    scope = "Customers"
+    endpoint = "customer_groups"
+    flavour_type = V2ByPage
+    replication = ReadWhole()
+
+
+class CustomerAttributesStream(BigCommerceStream):
+    """Customer attributes (the definitions), `/v3/customers/attributes`, by page."""
+
+    name = "customer_attributes"
+    scope = "Customers"
+    endpoint = "customers/attributes"
+    flavour_type = V3ByPage
+    replication = ReadWhole()
+
+
 class StoreInformationStream(BigCommerceStream):
     """The store's own settings, `/v2/store`: one row."""
 
@@ -368,6 +400,45 @@ class MetafieldsStream(BigCommerceStream):
     primary_keys: t.ClassVar[list[str]] = ["resource_type", "id"]
 
 
+class CustomerAttributeValuesStream(BigCommerceStream):
+    """Each customer's attribute values, `/v3/customers/attribute-values`."""
+
+    name = "customer_attribute_values"
+    scope = "Customers"
+    endpoint = "customers/attribute-values"
+    flavour_type = V3DateWindow
+    replication = Incremental("date_modified")
+
+
+class SubscribersStream(BigCommerceStream):
+    """Newsletter subscribers, `/v3/customers/subscribers`.
+
+    Filtered by `date_modified:min` (the bare `date_modified` was reported to match one
+    exact time, bigcommerce/api#105), never by `date_modified` alone.
+    """
+
+    name = "subscribers"
+    scope = "Customers"
+    endpoint = "customers/subscribers"
+    flavour_type = V3DateWindow
+    replication = Incremental("date_modified")
+
+
+class RefundsStream(BigCommerceStream):
+    """Refunds of every order, `/v3/orders/payment_actions/refunds`, by `created`.
+
+    A refund never changes once made, so its bookmark is on `created` (inclusive,
+    `created:min`); listed by id, no sort by date, so read as an unsorted window
+    (`V3CreatedWindow`, `readers/unsorted.py`, which says why none is lost).
+    """
+
+    name = "refunds"
+    scope = "Orders"
+    endpoint = "orders/payment_actions/refunds"
+    flavour_type = V3CreatedWindow
+    replication = Incremental("created")
+
+
 STREAM_TYPES: list[type[Stream]] = [
     ProductsStream,
     ProductVariantsStream,
@@ -394,6 +465,12 @@ STREAM_TYPES: list[type[Stream]] = [
     PriceListRecordsStream,
     ChannelsStream,
     MetafieldsStream,
+    OrderStatusesStream,
+    CustomerGroupsStream,
+    CustomerAttributesStream,
+    CustomerAttributeValuesStream,
+    SubscribersStream,
+    RefundsStream,
 ]
 
 __all__ = ["STREAM_TYPES"]

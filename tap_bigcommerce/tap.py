@@ -209,7 +209,13 @@ NUMBER_SETTINGS = {
 
 
 def _coerce_numbers(config: dict[str, t.Any]) -> None:
-    """Turn numbers written as text ("30", "0.25") into numbers; leave anything else."""
+    """Turn numbers written as text ("30", "0.25") into numbers; leave anything else.
+
+    An empty `start_date` is no start_date: `TAP_BIGCOMMERCE_START_DATE=` unsets the one an
+    environment sets, as a full refresh that reconciles deletions needs (README, Deletes).
+    """
+    if config.get("start_date") in ("", None):
+        config.pop("start_date", None)
     for name, kind in NUMBER_SETTINGS.items():
         value = config.get(name)
         if isinstance(value, str):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import typing as t
 
 import pytest
 
-from tap_bigcommerce.pagination import OrdersFlavour, ProductsFlavour
+from tap_bigcommerce.pagination import OrdersFlavour, ProductsFlavour, V3CreatedWindow
 from tap_bigcommerce.readers.children import ChildBatches
 from tap_bigcommerce.replication import (
     CompleteByListing,
@@ -64,13 +65,38 @@ def test_only_a_declared_replication_sets_the_bookmark():
         replication = ReadWhole()
 
     assert Whole.replication_key is None
-    with pytest.raises(TypeError, match="only date_modified"):
+    # A bookmark on a field the flavour does not filter on is refused ...
+    with pytest.raises(TypeError, match="flavour filters on 'date_modified'"):
 
         class Refunds(BigCommerceStream):
             name = "refunds"
             endpoint = "orders/payment_actions/refunds"
             flavour_type = ProductsFlavour
             replication = Incremental("created")
+
+    # ... and so is keyset paging on anything but date_modified (it reads that field).
+    class CreatedKeyset(ProductsFlavour):
+        date_field = "created"
+
+    with pytest.raises(TypeError, match="read incrementally on 'created'"):
+
+        class Sorted(BigCommerceStream):
+            name = "refunds"
+            endpoint = "orders/payment_actions/refunds"
+            flavour_type = CreatedKeyset
+            replication = Incremental("created")
+
+    # A window sorted by the tap reads whichever field its flavour filters on.
+    class Created(BigCommerceStream):
+        name = "refunds"
+        endpoint = "orders/payment_actions/refunds"
+        flavour_type = V3CreatedWindow
+        replication = Incremental("created")
+
+    assert Created.replication_key == "created"
+    params = V3CreatedWindow().window_params(dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc),
+                                             None, 250)  # fmt: skip
+    assert params == {"limit": 250, "created:min": "2024-01-02T00:00:00Z"}
 
 
 def test_per_parent_declares_which_parents_have_rows():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -47,8 +48,35 @@ def test_v2_listings_are_arrays_with_204_past_the_end(api, sandbox, resource):
     ids = sandbox.store.rest.ids(resource.name)
     rows = api.get(_path(resource), {"limit": 250}).json()
     assert isinstance(rows, list) and len(rows) == len(ids)
+    if not resource.paged:
+        # Documented without page or limit (order statuses): every row, whatever is asked.
+        assert len(api.get(_path(resource), {"page": 9, "limit": 251}).json()) == len(ids)
+        return
     assert api.get(_path(resource), {"page": 9, "limit": 250}).status_code == 204
     assert api.get(_path(resource), {"limit": 251}).status_code == 413
+
+
+def test_refunds_filter_on_created_and_refer_to_orders(api, sandbox):
+    rest = sandbox.store.rest
+    ids = rest.ids("refunds")
+    third = rest.state("refunds", ids[2])[0]
+    since = dt.datetime.fromtimestamp(third, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = api.get("/v3/orders/payment_actions/refunds", {"created:min": since}).json()["data"]
+    assert [r["id"] for r in rows] == ids[2:]
+    until = api.get("/v3/orders/payment_actions/refunds", {"created:max": since}).json()["data"]
+    assert [r["id"] for r in until] == ids[:3]
+    assert {r["order_id"] for r in rows} <= set(sandbox.store.ids("orders"))
+
+
+def test_attribute_values_refer_to_attributes_and_customers(api, sandbox):
+    rows = api.get("/v3/customers/attribute-values").json()["data"]
+    assert rows and {r["attribute_id"] for r in rows} <= set(
+        sandbox.store.rest.ids("customer_attributes")
+    )
+    assert {r["customer_id"] for r in rows} <= set(sandbox.store.ids("customers"))
+    one = rows[0]["customer_id"]
+    mine = api.get("/v3/customers/attribute-values", {"customer_id:in": one}).json()["data"]
+    assert mine and {r["customer_id"] for r in mine} == {one}
 
 
 def test_id_filters_where_the_api_has_them(api, sandbox):

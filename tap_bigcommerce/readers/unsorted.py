@@ -21,6 +21,15 @@ a big price list) is cut in two halves of its dates, each read the same way, ear
 first. A single second holding more than that is written as read: all its records share
 one date, so any order is sorted. On a quiet store an hourly run costs one request: the
 first goes without an upper bound and, if it holds the whole answer, is all there is.
+
+The date is the flavour's `date_field`: refunds (`V3CreatedWindow`) are filtered and read
+by `created`, listed by id. A refund never changes, so none leaves a window; one created
+during the run has `created` at or past the store's second when the run started (`now`,
+the window's upper bound): past it, it is outside every window of this run and the next
+run reads it (it starts at the bookmark, which is at most `now`); in that very second, it
+either is in the answer (and read), or it changes a total (the window is read again), or it
+came after the last request, and then the next run reads it, since the bookmark is at most
+that second and inclusive. So a refund is read by this run or the next, never zero times.
 """
 
 from __future__ import annotations
@@ -78,12 +87,13 @@ class UnsortedWindowReader:
         self.restarts = 0
 
     def modified_at(self, record: t.Any) -> dt.datetime:
-        """The record's `date_modified`; a record without one is an error."""
-        raw = record.get("date_modified") if isinstance(record, dict) else None
+        """The record's date (`date_field`: `date_modified`, `created`); none is an error."""
+        field = self.flavour.date_field
+        raw = record.get(field) if isinstance(record, dict) else None
         moment = parse_api_datetime(raw) if isinstance(raw, str) else None
         if moment is None:
             raise BadResponseError(
-                f"{self.flavour.resource}: a record has no usable 'date_modified' ({raw!r})"
+                f"{self.flavour.resource}: a record has no usable '{field}' ({raw!r})"
             )
         return moment
 
@@ -96,7 +106,13 @@ class UnsortedWindowReader:
             stamped = [(self.modified_at(r), r) for r in first.records]
             yield from self._sorted([(m, r) for m, r in stamped if m <= upper], lower, upper)
             return
-        yield from self._window(lower, upper)
+        # Walked by page, the window must lie wholly in the past: in the current second one
+        # record can leave (touched) while another enters, the total unchanged, and a page
+        # would then skip one for good. That second is read by the next run (inclusive).
+        past = upper - ONE_SECOND
+        if lower is not None and lower > past:
+            return
+        yield from self._window(lower, past)
 
     def _sorted(
         self,
@@ -104,13 +120,13 @@ class UnsortedWindowReader:
         lower: dt.datetime | None,
         upper: dt.datetime,
     ) -> list[Record]:
-        """`stamped`'s records, each once, by (date_modified, key), checked in [lower, upper]."""
+        """`stamped`'s records, each once, by (date, key), checked in [lower, upper]."""
         for moment, _record in stamped:
             if (lower is not None and moment < lower) or moment > upper:
                 raise BadResponseError(
-                    f"{self.flavour.resource}: the API ignored the date_modified filter "
-                    f"(a record at {moment.isoformat()}); stopping rather than risk skipping "
-                    "records"
+                    f"{self.flavour.resource}: the API ignored the {self.flavour.date_field} "
+                    f"filter (a record at {moment.isoformat()}); stopping rather than risk "
+                    "skipping records"
                 )
         unique = {self.key(r): (m, r) for m, r in stamped}
         ordered = sorted(unique.items(), key=lambda item: (item[1][0], item[0]))

@@ -11,7 +11,10 @@ record met twice is written once.
 
 from __future__ import annotations
 
+import itertools
 import typing as t
+
+from tap_bigcommerce.pagination import Flavour
 
 if t.TYPE_CHECKING:
     from tap_bigcommerce.pagination import Page
@@ -20,6 +23,8 @@ if t.TYPE_CHECKING:
 
 #: Walks by page number started again at most this many times when the store changed.
 MAX_RESTARTS = 3
+#: A walk by id stops after this many pages (a listing that never ends is not one).
+MAX_PAGES = 100_000
 
 
 class WholeReader:
@@ -29,6 +34,11 @@ class WholeReader:
         """Read `stream`'s endpoint whole, as `replication` declares."""
         self.stream = stream
         self.replication = replication
+        #: False when the store kept changing through every walk: the read may lack rows,
+        #: so it must not be taken for the whole table (no ACTIVATE_VERSION).
+        self.complete = True
+        #: Keys written by a walk by id, should it have to go on by page.
+        self._seen: set[tuple] = set()
 
     def read(self, lower: t.Any = None) -> t.Iterator[dict]:
         """Every record of the listing (`lower` is ignored: there is no bookmark)."""
@@ -44,6 +54,11 @@ class WholeReader:
         stream = self.stream
         return stream.fetch_page(stream.flavour.whole_params(after, page, stream.page_size))
 
+    def _fetch_page_number(self, page: int) -> Page:
+        """Page `page` of the listing, whatever the flavour's own walk (its fallback)."""
+        stream = self.stream
+        return stream.fetch_page(Flavour.whole_params(stream.flavour, None, page, stream.page_size))
+
     def _rows(self, page: Page) -> list[dict]:
         """The table's rows on one page (several per listed record, where declared)."""
         split = self.replication.rows
@@ -56,30 +71,42 @@ class WholeReader:
 
     def _by_id(self) -> t.Iterator[dict]:
         after = None
-        while True:
+        for number in itertools.count(1):
             page = self._fetch(after, 1)
-            yield from self._rows(page)
-            if page.is_last or not page.records:
+            ids = [record["id"] for record in page.records]
+            if any(b <= a for a, b in itertools.pairwise([after, *ids]) if a is not None):
+                # Not in id order after all: an id filter would skip rows. Walk by page.
+                self.stream.logger.warning(
+                    "%s: the listing is not in id order; reading it by page", self.stream.name
+                )
+                yield from self._by_page(seen=self._seen)
                 return
-            after = page.records[-1]["id"]
+            for record in self._rows(page):
+                self._seen.add(self._key(record))
+                yield record
+            if page.is_last or not page.records or number > MAX_PAGES:
+                return
+            after = ids[-1]
 
-    def _by_page(self) -> t.Iterator[dict]:
-        seen: set[tuple] = set()
+    def _by_page(self, seen: set[tuple] | None = None) -> t.Iterator[dict]:
+        seen = set() if seen is None else seen
         for attempt in range(MAX_RESTARTS + 1):
             last_try = attempt == MAX_RESTARTS
             total, number, new, changed = None, 1, 0, False
             while True:
-                page = self._fetch(None, number)
+                page = self._fetch_page_number(number)
                 if total is None:
                     total = page.total
-                changed = page.total is not None and page.total != total
+                changed = changed or (page.total is not None and page.total != total)
                 for record in self._rows(page):
                     key = self._key(record)
                     if key not in seen:
                         seen.add(key)
                         new += 1
                         yield record
-                if (changed and not last_try) or page.is_last or not page.records:
+                # A v3 page counts the listing: past the last row, no further request.
+                done = page.total is not None and number * self.stream.page_size >= page.total
+                if (changed and not last_try) or done or page.is_last or not page.records:
                     break
                 number += 1
             if changed and not last_try:
@@ -87,8 +114,11 @@ class WholeReader:
                     "%s: the store changed while read; reading it again", self.stream.name
                 )
                 continue
-            # v2 pages say no total: a walk of several pages is checked by walking again,
-            # until a walk finds nothing new (a deletion may have shifted a row past it).
-            if total is None and number > 1 and new and not last_try:
+            # A walk of several pages is walked again until a walk finds nothing new: a row
+            # deleted and another created meanwhile leave the total as it was, yet shift a
+            # row past the walk.
+            if number > 1 and new and not last_try:
                 continue
+            # The last walk still saw the store change: the table may lack rows.
+            self.complete = not (changed or (number > 1 and new and attempt > 0))
             return

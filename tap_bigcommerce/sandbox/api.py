@@ -355,12 +355,9 @@ def list_customer_addresses(store: Store, q: dict[str, str]) -> Response:
     rows: list[dict[str, Any]] = []
     for cid in sorted(set(customer_ids)):
         try:
-            _, _, version, _ = store.state("customers", cid)
-        except KeyError:
+            rows.extend(store.customer_addresses(cid))
+        except KeyError:  # no such customer, or deleted
             continue
-        rows.extend(
-            store.spread("customer_addresses", records.customer_addresses(store.seed, cid, version))
-        )
     chunk = rows[(page - 1) * limit : page * limit]
     return json_response(
         {"data": chunk, "meta": {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}}
@@ -576,6 +573,8 @@ def _rest_rows(
         ids = [i for i in ids if i in set(wanted)]
     if resource.date_filter:
         ids = _dated(store, q, resource.name, ids)
+    if resource.created_filter:
+        ids = _created(store, q, resource.name, ids)
     rows = [(i, store.rest.row(resource.name, i)) for i in ids]
     if resource.parent_field is not None:
         rows = [(i, r) for i, r in rows if r.get(resource.parent_field) == parent]
@@ -610,6 +609,18 @@ def _dated(store: Store, q: dict[str, str], name: str, ids: list[int]) -> list[i
         ):
             continue
         kept.append(i)
+    return kept
+
+
+def _created(store: Store, q: dict[str, str], name: str, ids: list[int]) -> list[int]:
+    """`created:min/max` (inclusive), on the row's creation (refunds)."""
+    low = _v3_date(q, "created:min", date_only_now=False)
+    high = _v3_date(q, "created:max", date_only_now=False)
+    kept = []
+    for i in ids:
+        created = store.rest.state(name, i)[0]
+        if (low is None or created >= low) and (high is None or created <= high):
+            kept.append(i)
     return kept
 
 
@@ -676,6 +687,10 @@ def list_rest(store: Store, q: dict[str, str], name: str, parent: int | None = N
                 [i for i, _ in picked], len(rows) > len(picked), False, limit
             )
         return json_response({"data": chunk, "meta": meta})
+    if not resource.paged:
+        # Documented without page or limit: every row, whatever is asked.
+        everything = [r for _, r in _rest_rows(store, q, resource)]
+        return json_response(everything) if everything else Response(204)
     page, limit = _v2_page_limit(q)
     chunk = [r for _, r in _rest_rows(store, q, resource)[(page - 1) * limit : page * limit]]
     return json_response(chunk) if chunk else Response(204)

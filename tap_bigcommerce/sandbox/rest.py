@@ -57,6 +57,10 @@ class Resource:
     parent_field: str | None = None
     #: The rows' spec types, where several listings share them (`spec_types.json`).
     schema: str | None = None
+    #: `created:min/max` filter the listing on the row's creation (refunds).
+    created_filter: bool = False
+    #: False where the spec documents no paging (`/v2/order_statuses`): every row, always.
+    paged: bool = True
 
 
 def _fix_category(store: Store, rid: int, row: Row) -> None:
@@ -77,6 +81,33 @@ def _fix_currency(store: Store, rid: int, row: Row) -> None:
 def _fix_gift_certificate(store: Store, rid: int, row: Row) -> None:
     row["customer_id"] = 1 + rid % max(1, store.count("customers"))
     row["order_id"] = 1 + rid % max(1, store.count("orders"))
+
+
+def _fix_order_status(store: Store, rid: int, row: Row) -> None:
+    from .fields import ORDER_STATUSES
+
+    _, name = ORDER_STATUSES[(rid - 1) % len(ORDER_STATUSES)]
+    row.update(name=name, system_label=name, custom_label=name)
+
+
+def _fix_attribute_value(store: Store, rid: int, row: Row) -> None:
+    """A value of an attribute and a customer the store holds."""
+    attributes = store.rest.ids("customer_attributes") or [1]
+    customers = store.ids("customers") or [1]
+    row["attribute_id"] = attributes[rid % len(attributes)]
+    row["customer_id"] = customers[rid % len(customers)]
+
+
+def _fix_subscriber(store: Store, rid: int, row: Row) -> None:
+    orders = store.ids("orders") or [1]
+    row["order_id"] = orders[rid % len(orders)]
+    row["email"] = f"subscriber{rid}@example.com"
+
+
+def _fix_refund(store: Store, rid: int, row: Row) -> None:
+    """A refund of an order the store holds."""
+    orders = store.ids("orders") or [1]
+    row["order_id"] = orders[rid % len(orders)]
 
 
 #: Price lists a new store holds; each record belongs to one of these (ids 1..N).
@@ -215,6 +246,65 @@ RESOURCES: tuple[Resource, ...] = (
         )
         for resource_type, path, scope in METAFIELD_LISTINGS
     ),
+    # Documented: nothing (no filter, no paging).
+    Resource(
+        "order_statuses",
+        r"/v2/order_statuses",
+        "v2",
+        "orders",
+        15,
+        fix=_fix_order_status,
+        paged=False,
+    ),
+    # Documented: date_created/date_modified (:min/:max), name, is_default, page/limit;
+    # default order by id, no sort.
+    Resource(
+        "customer_groups",
+        r"/v2/customer_groups",
+        "v2",
+        "customers",
+        4,
+        date_filter=True,
+        v2_dates=("date_created", "date_modified"),
+    ),
+    # Documented: date_created/date_modified (:min/:max), name, type, page/limit; no sort.
+    Resource(
+        "customer_attributes", r"/v3/customers/attributes", "v3", "customers", 5, date_filter=True
+    ),
+    # Documented: customer_id:in, attribute_id:in, date_created/date_modified (:min/:max),
+    # page/limit; no sort.
+    Resource(
+        "customer_attribute_values",
+        r"/v3/customers/attribute-values",
+        "v3",
+        "customers",
+        12,
+        fix=_fix_attribute_value,
+        in_filters=("customer_id", "attribute_id"),
+        date_filter=True,
+    ),
+    # Documented: id:in, date_created/date_modified (:min/:max), email, order_id ...,
+    # page/limit; no sort.
+    Resource(
+        "subscribers",
+        r"/v3/customers/subscribers",
+        "v3",
+        "customers",
+        10,
+        fix=_fix_subscriber,
+        date_filter=True,
+    ),
+    # Documented: order_id:in, id:in, created:min/max, page/limit; ordered by id, no sort.
+    Resource(
+        "refunds",
+        r"/v3/orders/payment_actions/refunds",
+        "v3",
+        "orders",
+        10,
+        fix=_fix_refund,
+        in_filters=("order_id",),
+        created_filter=True,
+    ),
 )
 BY_NAME = {resource.name: resource for resource in RESOURCES}
 
@@ -313,7 +403,7 @@ def build_row(
     row = t.cast("Row", _value(node, resource.name, rid, salt, modified, depth=0))
     if "id" in row:
         row["id"] = rid
-    for name in ("date_created", "created_at"):
+    for name in ("date_created", "created_at", "created"):
         if name in row:
             row[name] = iso_offset(created)
     for name in ("date_modified", "updated_at", "last_updated"):

@@ -192,9 +192,9 @@ class Sandbox:
 
     def mutate_every(
         self, n_requests: int, touch: int = 0, insert: int = 0,
-        resource: str | Iterable[str] | None = None, seed: int = 0,
+        resource: str | Iterable[str] | None = None, seed: int = 0, delete: int = 0,
     ) -> Callable[[RequestInfo], None]:  # fmt: skip
-        """Every ``n_requests`` requests, touch ``touch`` and insert ``insert`` records.
+        """Every ``n_requests`` requests, touch, insert and delete so many records.
 
         Touched records mix low positions of the ``date_modified`` order (already listed by a
         sync in progress), records on the plateau and not-yet-listed ones. Returns the hook
@@ -217,6 +217,8 @@ class Sandbox:
                     store.touch(name, pick_spread(store, name, touch, rng))
                 if insert:
                     store.insert(name, insert)
+                if delete:
+                    store.delete(name, pick_spread(store, name, delete, rng))
 
         self.hooks.append(hook)
         return hook

@@ -55,6 +55,12 @@ LIST_SOURCES: dict[str, tuple[str, str]] = {
     # The seven listings (products, variants, categories, brands, customers, orders,
     # channels) share the fields; the products' `resource_type` enum holds every other's.
     "metafields": ("products_catalog.v3.yml", "/catalog/products/metafields"),
+    "order_statuses": ("orders.v2.oas2.yml", "/order_statuses"),
+    "customer_groups": ("customers.v2.yml", "/customer_groups"),
+    "customer_attributes": ("customers.v3.yml", "/customers/attributes"),
+    "customer_attribute_values": ("customers.v3.yml", "/customers/attribute-values"),
+    "subscribers": ("subscribers.v3.yml", "/customers/subscribers"),
+    "refunds": ("orders.v3.yml", "/orders/payment_actions/refunds"),
 }
 #: Rows the tap builds from a nested list: one row per item of `inside`, carrying the fields
 #: of `outer` beside the item's own (inventory: one row per variant per location).
@@ -83,6 +89,12 @@ NEW_STREAM_KEYS: dict[str, tuple[str, ...]] = {
     "currencies": ("id",),
     "store_information": ("id",),
     "metafields": ("resource_type", "id", "date_modified"),
+    "order_statuses": ("id",),
+    "customer_groups": ("id",),
+    "customer_attributes": ("id",),
+    "customer_attribute_values": ("id", "date_modified"),
+    "subscribers": ("id", "date_modified"),
+    "refunds": ("id", "created"),
 }
 #: Properties documented outside the record's own component: (stream, property) -> the spec
 #: file, the component and whether the property is a list of it.
@@ -241,6 +253,7 @@ def derive(spec_dir: Path) -> dict[str, Node]:
 V2_DATES = {
     "coupons": {"date_created", "expires"},
     "gift_certificates": {"purchase_date", "expiry_date"},
+    "customer_groups": {"date_created", "date_modified"},
 }
 #: Untyped in the spec (any JSON value): a schema every SDK path and target can handle.
 ANY_VALUE: dict[str, t.Any] = {

@@ -24,6 +24,8 @@ from .rest import RestOfStore
 from .spread import spread
 
 RESOURCES = ("products", "customers", "orders")
+#: Sub-resources that can be deleted from a record that stays (`Store.delete_children`).
+CHILD_KINDS = {"products": ("variants", "images", "custom_fields"), "customers": ("addresses",)}
 # Seeded history spans 2018-01-01 .. 2025-06-01 UTC: fixed so data never depends on the clock.
 HISTORY_START = 1514764800
 HISTORY_END = 1748736000
@@ -109,13 +111,22 @@ class _Table:
         self.archived = bytearray(1)
         self.imported: dict[int, int] = {}  # id -> date_last_imported (bulk-import plateau)
         self.parts = (_Index(), _Index())  # (live, archived)
+        #: Deleted ids: gone from both indexes; their ids are never given again.
+        self.deleted: set[int] = set()
+        #: Per record, the ids of its sub-resources deleted (``{"variants": {12, 13}}``).
+        self.removed: dict[int, dict[str, set[int]]] = {}
 
     @property
     def max_id(self) -> int:
         return len(self.created) - 1
 
     def exists(self, rid: int) -> bool:
-        return 1 <= rid <= self.max_id
+        return 1 <= rid <= self.max_id and rid not in self.deleted
+
+    def removed_stamp(self, rid: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """The deleted sub-resources of a record, as a value the JSON cache can compare."""
+        gone = self.removed.get(rid)
+        return tuple(sorted((k, tuple(sorted(v))) for k, v in gone.items())) if gone else ()
 
 
 class Store:
@@ -210,14 +221,14 @@ class Store:
         with self._lock:
             t = self.table(resource)
             if include_archived:
-                return list(range(1, t.max_id + 1))
+                return [i for i in range(1, t.max_id + 1) if i not in t.deleted]
             return list(t.parts[0].ids)
 
     def count(self, resource: str, include_archived: bool = False) -> int:
         """Number of records (archived orders excluded unless asked)."""
         with self._lock:
             t = self.table(resource)
-            return t.max_id if include_archived else len(t.parts[0].ids)
+            return t.max_id - len(t.deleted) if include_archived else len(t.parts[0].ids)
 
     def state(self, resource: str, rid: int) -> tuple[int, int, int, bool]:
         """``(date_created, date_modified, version, archived)`` of one record."""
@@ -245,11 +256,41 @@ class Store:
                 n_customers=self._n_customers_seeded, store_hash=self.store_hash, includes=inc,
                 object_structure=object_structure,
             )  # fmt: skip
+        gone = self._tables[resource].removed.get(rid)
+        if gone:
+            self._without_removed(resource, rid, rec, gone, version)
         if self.spread_values:
             spread(resource, rec, self.seed)
         if rid % self.undocumented_every == 0:
             rec.update(self.undocumented.get(resource, {}))
         return rec
+
+    def _without_removed(
+        self, resource: str, rid: int, rec: dict[str, Any], gone: dict[str, set[int]],
+        version: int,
+    ) -> None:  # fmt: skip
+        """Rebuild a record's includes without its deleted sub-resources."""
+        for kind, ids in gone.items():
+            if kind == "addresses":
+                rows = self._addresses(rid, version)
+                rec["address_count"] = len(rows)
+                if "addresses" in rec:
+                    rec["addresses"] = rows[:10]  # the include's cap
+            elif isinstance(rec.get(kind), list):
+                rec[kind] = [row for row in rec[kind] if row.get("id") not in ids]
+        primary = rec.get("primary_image")
+        if isinstance(primary, dict) and primary.get("id") in gone.get("images", ()):
+            rec["primary_image"] = None
+
+    def _addresses(self, cid: int, version: int) -> list[dict[str, Any]]:
+        rows = records.customer_addresses(self.seed, cid, version)
+        gone = self._tables["customers"].removed.get(cid, {}).get("addresses")
+        return [row for row in rows if row["id"] not in gone] if gone else rows
+
+    def customer_addresses(self, cid: int) -> list[dict[str, Any]]:
+        """Every live address of a customer, as ``/v3/customers/addresses`` lists them."""
+        _, _, version, _ = self.state("customers", cid)
+        return self.spread("customer_addresses", self._addresses(cid, version))
 
     def spread(self, stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows of a per-parent listing, spread as `record` spreads whole records."""
@@ -268,7 +309,8 @@ class Store:
         order with line items), which would make the server, not the client, the bottleneck of
         a benchmark. The cache key is the record and the shape asked for; the entry is checked
         against everything the record is a function of (version, dates, archived flag, store
-        hash), so a touched, archived or re-hashed record is rendered afresh.
+        hash, deleted sub-resources), so a touched, archived, re-hashed or trimmed record is
+        rendered afresh.
         """
         inc = frozenset(includes)
         key = (resource, rid, inc, object_structure and resource == "orders")
@@ -277,7 +319,7 @@ class Store:
             if not t.exists(rid):
                 raise KeyError(f"{resource} {rid} does not exist")
             stamp = (t.version[rid], t.modified[rid], t.archived[rid],
-                     t.imported.get(rid), self.store_hash)  # fmt: skip
+                     t.imported.get(rid), self.store_hash, t.removed_stamp(rid))  # fmt: skip
         hit = self._json.get(key, stamp)
         if hit is not None:
             return hit
@@ -397,8 +439,50 @@ class Store:
         with self._lock:
             t = self.table(resource)
             for rid in ids:
+                if not t.exists(rid):
+                    raise KeyError(f"{resource} {rid} does not exist")
                 t.version[rid] += 1
                 self._move(t, rid, max(now, t.created[rid]), 1 if archived else 0)
+
+    def delete(self, resource: str, ids: Iterable[int]) -> None:
+        """Delete records: gone from every listing, count, get, include and per-parent endpoint.
+
+        (Orders are archived rather than deleted in BigCommerce, see `archive`; deleting one
+        is what an API call or an app can still do.) Ids already gone are ignored.
+        """
+        with self._lock:
+            t = self.table(resource)
+            for rid in ids:
+                if not t.exists(rid):
+                    continue
+                part = t.parts[t.archived[rid]]
+                key = _key(t.modified[rid], rid)
+                del part.keys[bisect.bisect_left(part.keys, key)]
+                del part.ids[bisect.bisect_left(part.ids, rid)]
+                t.deleted.add(rid)
+                t.removed.pop(rid, None)
+
+    def delete_children(
+        self, resource: str, parent_id: int, kind: str, child_ids: Iterable[int], *,
+        touch: bool = True,
+    ) -> None:  # fmt: skip
+        """Delete sub-resources of a record that stays: no include or listing holds them.
+
+        A product's variants, images and custom fields, a customer's addresses.
+
+        As BigCommerce does when a variant changes, the record's ``date_modified`` moves to now
+        (``touch``; its content changes too, as with `touch`); ``touch=False`` leaves it, which
+        only a full read of the table can notice.
+        """
+        if kind not in CHILD_KINDS.get(resource, ()):
+            raise ValueError(f"{resource} have no deletable {kind!r}; {CHILD_KINDS}")
+        with self._lock:
+            t = self.table(resource)
+            if not t.exists(parent_id):
+                raise KeyError(f"{resource} {parent_id} does not exist")
+            t.removed.setdefault(parent_id, {}).setdefault(kind, set()).update(child_ids)
+            if touch:
+                self.touch(resource, [parent_id])
 
     def insert(self, resource: str, count: int, when: int | None = None) -> list[int]:
         """Create ``count`` new records (new ids, created = modified = now); returns their ids."""
