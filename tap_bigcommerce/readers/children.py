@@ -94,7 +94,10 @@ class ChildBatches:
         rows = self.included.rows(record) if self.included is not None else {}
         for name, inc in self._children:
             if inc.field is not None:
-                found = record.get(inc.field) or []
+                found = record.get(inc.field)
+                if not isinstance(found, list):
+                    # Not included, the API sends a link stub (`{url, resource}`): no rows.
+                    found = []
                 if inc.parent_id is not None:
                     rows[name] = [{**row, inc.parent_id: record["id"]} for row in found]
                 else:
@@ -122,7 +125,10 @@ class ChildBatches:
         self._hand_over = False
         self._complete(pending, capped)
         if waiting:
-            pending.update(PerParentReader(self.parent, self._per_parent).read(waiting))
+            reader = PerParentReader(self.parent, self._per_parent)
+            pending.update(reader.read(waiting))
+            # A child refused its own scope is asked no more this run (warned once).
+            self._per_parent = [(n, p) for n, p in self._per_parent if n not in reader.refused]
         self._batch_number += 1
         self._batch = dict(pending)
         for child in self.parent.child_streams:
