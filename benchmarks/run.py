@@ -23,6 +23,9 @@ Scenarios:
               enough products for several windows: share of the quota used, 429s
   memory      10k vs 100k products at 0 ms: the tap's peak RSS (target: within 20 %, < 150 MB)
   orders      20k orders (v2, with their line items), 100 ms per request: speed and memory
+  transactions 2k changed orders with `order_transactions` selected (one v3 request per
+              order), 100 ms per request; the baseline reads the same requests one after
+              another (target: the tap's wall time at most a quarter of the serial one)
 
 Each record's JSON is rendered once before the runs (the sandbox caches encoded records), so
 the server answers a page in well under a millisecond and the clients are what is measured.
@@ -82,6 +85,9 @@ class Scenario:
     quota: int | None = None
     window_ms: int = 30_000
     stream: str = "products"
+    #: Child streams selected with the stream, and the per-record listing the baseline reads.
+    children: tuple[str, ...] = ()
+    each: str | None = None
 
 
 def scenarios(quick: bool) -> dict[str, list[Scenario]]:
@@ -114,6 +120,17 @@ def scenarios(quick: bool) -> dict[str, list[Scenario]]:
         # Orders (v2) carry their line items: about 10 kB each, three times a product.
         "orders": [
             Scenario("orders", f"{2 * n:,} orders, 100 ms/request", 2 * n, 100, stream="orders")
+        ],
+        "transactions": [
+            Scenario(
+                "transactions",
+                f"{n // 5:,} orders + transactions, 100 ms",
+                n // 5,
+                100,
+                stream="orders",
+                children=("order_transactions",),
+                each="v3/orders/{id}/transactions",
+            )
         ],
     }
 
@@ -278,9 +295,10 @@ class Bench:
             self.params[name] = params
         return self.params[name]
 
-    def catalog(self, sb: Sandbox, name: str) -> Path:
-        """`--discover`, then select the one stream (its child streams stay off)."""
-        if name not in self.catalog_paths:
+    def catalog(self, sb: Sandbox, name: str, children: tuple[str, ...] = ()) -> Path:
+        """`--discover`, then select the one stream (its child streams stay off but these)."""
+        key = ",".join((name, *children))
+        if key not in self.catalog_paths:
             config = self.write_json("discover-config.json", self.config(sb))
             done = subprocess.run(
                 [*tap_command(), "--config", str(config), "--discover"],
@@ -292,9 +310,12 @@ class Bench:
             for stream in catalog["streams"]:
                 for entry in stream.get("metadata", []):
                     if entry.get("breadcrumb") == []:
-                        entry["metadata"]["selected"] = stream["tap_stream_id"] == name
-            self.catalog_paths[name] = self.write_json(f"catalog-{name}.json", catalog)
-        return self.catalog_paths[name]
+                        entry["metadata"]["selected"] = stream["tap_stream_id"] in (
+                            name,
+                            *children,
+                        )
+            self.catalog_paths[key] = self.write_json(f"catalog-{key}.json", catalog)
+        return self.catalog_paths[key]
 
     def write_json(self, name: str, value: t.Any) -> Path:
         path = self.workdir / name
@@ -303,13 +324,13 @@ class Bench:
 
     def run(self, sc: Scenario) -> tuple[Run, Run]:
         """Tap, then baseline, on the scenario's sandbox."""
-        key = (sc.stream, sc.records, sc.latency_ms, sc.quota, sc.window_ms)
+        key = (sc.stream, sc.records, sc.latency_ms, sc.quota, sc.window_ms, sc.children)
         if key in self.memo:
             return self.memo[key]
         sb = self.sandbox(sc.stream, sc.records)
         sb.latency_ms = sc.latency_ms
         config = self.write_json("config.json", self.config(sb))
-        catalog = self.catalog(sb, sc.stream)
+        catalog = self.catalog(sb, sc.stream, sc.children)
         params = self.tap_params(sb, sc.stream)
         tap_cmd = [*tap_command(), "--config", str(config), "--catalog", str(catalog)]
         bare_cmd = [
@@ -323,6 +344,8 @@ class Bench:
             sc.stream,
             *(arg for k, v in params.items() for arg in ("--param", f"{k}={v}")),
         ]
+        if sc.each:
+            bare_cmd += ["--each", f"{sb.base_url}/{sc.each}", "--each-stream", sc.children[0]]
         runs = []
         for runner, command in (("tap", tap_cmd), ("bare", bare_cmd)):
             sb.set_quota(sc.quota, window_ms=sc.window_ms)  # a fresh window for each run
@@ -425,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
                         f"requests {ratio(tap.requests, bare.requests)}, "
                         f"peak MB {ratio(tap.peak_mb, bare.peak_mb)}"
                     )
+                    if sc.each:
+                        notes.append(
+                            f"  wall s tap/serial: {tap.wall_s:.2f} / {bare.wall_s:.2f} = "
+                            f"{ratio(tap.wall_s, bare.wall_s)} (target: at most 0.25x)"
+                        )
                     if sc.latency_ms:
                         after = [run.wall_s - startup[run.runner] for run in (tap, bare)]
                         notes.append(

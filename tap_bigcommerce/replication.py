@@ -186,13 +186,17 @@ class PerParent:
     parents without rows cost no request; the rows of a batch's parents are fetched side
     by side (`readers.per_parent`). `parent_id`: the name under which each row gets its
     parent's id, where the API leaves it out. `flavour_type`: the endpoint's spelling
-    where it is not the parent's (v3 transactions of v2 orders).
+    where it is not the parent's (v3 transactions of v2 orders). `scope`: a scope of its
+    own, beyond the parent's (as the control panel names it); without it (HTTP 403) the
+    child is skipped for the rest of the run with one warning, and the parent goes on.
+    Without `scope` a 403 fails the run, as it does for the parent.
     """
 
     path: str
     has_rows: t.Callable[[Record], bool]
     parent_id: str | None = None
     flavour_type: type[Flavour] | None = None
+    scope: str | None = None
 
     @property
     def replication_key(self) -> str | None:

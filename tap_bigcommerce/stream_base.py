@@ -485,8 +485,21 @@ class ChildStream(LeanRecordsMixin):
         parent = t.cast("type[BigCommerceStream]", self.parent_stream_type)
         return parent.flavour_type.money_as_text
 
+    @property
+    def _parent(self) -> BigCommerceStream:
+        parent = next(s for s in self._tap.streams.values() if type(s) is self.parent_stream_type)
+        return t.cast("BigCommerceStream", parent)
+
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The rows the parent handed over."""
-        parent = next(s for s in self._tap.streams.values() if type(s) is self.parent_stream_type)
-        for row in t.cast("BigCommerceStream", parent).take_child_rows(self.name):
+        for row in self._parent.take_child_rows(self.name):
             yield self._convert(row)
+
+    def _write_state_message(self) -> None:
+        """STATE, unless a sibling's rows of the batch being handed over are still to come.
+
+        The state holds the parent's bookmark, which covers every parent of the batch.
+        """
+        if self._parent.child_batches.holding_state:
+            return
+        super()._write_state_message()

@@ -20,6 +20,10 @@ PAIRS = [
     ("orders", fields.ORDER_FIELDS, set()),
     ("order_products", fields.ORDER_PRODUCT_FIELDS, set()),
     ("order_shipping_addresses", fields.ORDER_SHIPPING_ADDRESS_FIELDS, set()),
+    ("order_coupons", fields.ORDER_COUPON_FIELDS, set()),
+    ("order_shipments", fields.ORDER_SHIPMENT_FIELDS, set()),
+    ("order_transactions", fields.ORDER_TRANSACTION_FIELDS, set()),
+    ("order_fees", fields.ORDER_FEE_FIELDS, {"order_id"}),
 ]
 
 

@@ -49,6 +49,8 @@ class ChildBatches:
         self._hand_over = False
         self._batch: dict[str, list[dict]] = {}
         self._batch_number = 0
+        #: While a batch is handed over, before its last child: no STATE may be written.
+        self.holding_state = False
 
     def start(self) -> None:
         """A run begins: collect only if a child stream (or one below it) is selected."""
@@ -94,7 +96,10 @@ class ChildBatches:
         rows = self.included.rows(record) if self.included is not None else {}
         for name, inc in self._children:
             if inc.field is not None:
-                found = record.get(inc.field) or []
+                found = record.get(inc.field)
+                if not isinstance(found, list):
+                    # Not included, the API sends a link stub (`{url, resource}`): no rows.
+                    found = []
                 if inc.parent_id is not None:
                     rows[name] = [{**row, inc.parent_id: record["id"]} for row in found]
                 else:
@@ -122,13 +127,20 @@ class ChildBatches:
         self._hand_over = False
         self._complete(pending, capped)
         if waiting:
-            pending.update(PerParentReader(self.parent, self._per_parent).read(waiting))
+            reader = PerParentReader(self.parent, self._per_parent)
+            pending.update(reader.read(waiting))
+            # A child refused its own scope is asked no more this run (warned once).
+            self._per_parent = [(n, p) for n, p in self._per_parent if n not in reader.refused]
         self._batch_number += 1
         self._batch = dict(pending)
-        for child in self.parent.child_streams:
-            if child.selected or child.has_selected_descendents:
-                # The context stays small: the SDK logs it with every metric.
-                child.sync(context={"batch": self._batch_number})
+        syncing = [c for c in self.parent.child_streams if c.selected or c.has_selected_descendents]
+        for k, child in enumerate(syncing):
+            # Each child's sync ends with STATE, which holds the parent's bookmark: only the
+            # last child's is written, once every child's rows of the batch are out.
+            self.holding_state = k < len(syncing) - 1
+            # The context stays small: the SDK logs it with every metric.
+            child.sync(context={"batch": self._batch_number})
+        self.holding_state = False
         self._batch = {}
 
     def take(self, child: str) -> list[dict]:

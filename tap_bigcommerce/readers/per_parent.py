@@ -7,13 +7,18 @@ At a batch's hand-over their listings are fetched side by side, `requests_in_fli
 once (the store's quota pacer holds every thread to it), each read page by page to its
 end in the endpoint's spelling (`pagination.Flavour.unpack_listing`: v3 pages count
 themselves, v2 lists end on a short page or 204). A parent deleted meanwhile (404) has no
-rows. The rows come back in the parents' order, each carrying its parent's id.
+rows. The rows come back in the parents' order, each carrying its parent's id. A child that
+needs a scope of its own (`PerParent.scope`) and is refused it (403) has no rows: it is
+warned about once and left out of the rest of the run (`refused`).
 """
 
 from __future__ import annotations
 
+import threading
 import typing as t
 from collections import defaultdict
+
+from tap_bigcommerce.errors import ScopeError
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -40,6 +45,9 @@ class PerParentReader:
             )
             for name, declaration in children
         }
+        #: Children refused their own scope (HTTP 403): no more requests for them.
+        self.refused: set[str] = set()
+        self._lock = threading.Lock()
 
     def read(self, waiting: Mapping[str, Sequence[t.Any]]) -> dict[str, list[Record]]:
         """The rows of each child for the parent ids `waiting` on it, in the parents' order."""
@@ -54,6 +62,31 @@ class PerParentReader:
         """Every row of one child for one parent: each page of its listing, until the last."""
         name, parent_id = item
         declaration, flavour = self._children[name]
+        if name in self.refused:
+            return []
+        try:
+            rows = self._listing(name, declaration, flavour, parent_id)
+        except ScopeError:
+            if declaration.scope is None:
+                raise  # the parent's own scope: strict, as the parent is
+            with self._lock:
+                first = name not in self.refused
+                self.refused.add(name)
+            if first:
+                self.parent.logger.warning(
+                    "%s: skipped, the API account lacks the '%s' scope (HTTP 403); grant "
+                    "it read-only to read this stream, or deselect it",
+                    name,
+                    declaration.scope,
+                )
+            return []
+        if declaration.parent_id is not None:
+            rows = [{**row, declaration.parent_id: parent_id} for row in rows]
+        return rows
+
+    def _listing(
+        self, name: str, declaration: PerParent, flavour: Flavour, parent_id: t.Any
+    ) -> list[Record]:
         path = declaration.path.format(id=parent_id)
         limit = self.parent.page_size
         rows: list[Record] = []
@@ -71,6 +104,4 @@ class PerParentReader:
             if page.is_last:
                 break
             number += 1
-        if declaration.parent_id is not None:
-            rows = [{**row, declaration.parent_id: parent_id} for row in rows]
         return rows

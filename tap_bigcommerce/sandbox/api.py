@@ -533,6 +533,51 @@ def order_sub(store: Store, q: dict[str, str], oid: int, what: str) -> Response:
     return json_response(chunk) if chunk else Response(204)
 
 
+def order_coupons(store: Store, q: dict[str, str], oid: int) -> Response:
+    """``GET /v2/orders/{id}/coupons``: those of an order with a coupon discount; 204 if none."""
+    page, limit = _v2_page_limit(q)
+    _order_state(store, oid)
+    order = store.record("orders", oid)
+    rows = store.spread(
+        "order_coupons", records.order_coupons(store.seed, oid, order["coupon_discount"])
+    )
+    chunk = rows[(page - 1) * limit : page * limit]
+    return json_response(chunk) if chunk else Response(204)
+
+
+def order_shipments(store: Store, q: dict[str, str], oid: int) -> Response:
+    """``GET /v2/orders/{id}/shipments``: those of an order with shipped items; 204 if none."""
+    page, limit = _v2_page_limit(q)
+    created, modified, version, _ = _order_state(store, oid)
+    shipped = store.record("orders", oid)["items_shipped"] or 0
+    rows = store.spread(
+        "order_shipments",
+        records.order_shipments(store.seed, oid, version, created, modified, shipped),
+    )
+    chunk = rows[(page - 1) * limit : page * limit]
+    return json_response(chunk) if chunk else Response(204)
+
+
+def order_transactions(store: Store, q: dict[str, str], oid: int) -> Response:
+    """``GET /v3/orders/{id}/transactions``: the v3 envelope, paged by page/limit.
+
+    404 (v3 body) for an unknown order; 204 past the last page.
+    """
+    page, limit = _page_limit(q)
+    created, modified, version, _ = _order_state(store, oid)
+    total = store.record("orders", oid)["total_inc_tax"]
+    rows = store.spread(
+        "order_transactions",
+        records.order_transactions(store.seed, oid, version, created, modified, total),
+    )
+    chunk = rows[(page - 1) * limit : page * limit]
+    if not chunk:
+        return Response(204)
+    return json_response(
+        {"data": chunk, "meta": {"pagination": _v3_meta(len(rows), len(chunk), page, limit)}}
+    )
+
+
 # ----------------------------------------------------------------------------- store info
 
 

@@ -195,6 +195,28 @@ ORDER_FEE_FIELDS: tuple[str, ...] = (
     "cost_ex_tax", "cost_inc_tax", "cost_tax", "tax_class_id",
 )  # fmt: skip
 
+# ``GET /v2/orders/{order_id}/coupons`` (orderCoupons, 7).
+ORDER_COUPON_FIELDS: tuple[str, ...] = (
+    "id", "coupon_id", "order_id", "code", "amount", "type", "discount",
+)  # fmt: skip
+
+# ``GET /v2/orders/{order_id}/shipments`` (orderShipment, 17).
+ORDER_SHIPMENT_FIELDS: tuple[str, ...] = (
+    "id", "order_id", "customer_id", "order_address_id", "date_created", "tracking_number",
+    "merchant_shipping_cost", "shipping_method", "shipping_provider", "tracking_carrier",
+    "tracking_link", "comments", "billing_address", "shipping_address", "items",
+    "shipping_provider_display_name", "generated_tracking_link",
+)  # fmt: skip
+
+# orders.v3.yml ``GET /orders/{order_id}/transactions`` (transaction, 25).
+ORDER_TRANSACTION_FIELDS: tuple[str, ...] = (
+    "event", "method", "amount", "currency", "gateway", "gateway_transaction_id", "test",
+    "status", "fraud_review", "reference_transaction_id", "offline", "custom",
+    "payment_method_id", "id", "order_id", "date_created", "payment_instrument_token",
+    "provider_instrument_token", "provider_customer_id", "avs_result", "cvv_result",
+    "credit_card", "gift_certificate", "store_credit", "custom_provider_field_result",
+)  # fmt: skip
+
 # store_information.v2.yml ``StoreInformation`` (41).
 STORE_FIELDS: tuple[str, ...] = (
     "id", "account_uuid", "domain", "secure_url", "control_panel_base_url", "status", "name",

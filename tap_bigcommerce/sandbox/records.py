@@ -18,7 +18,8 @@ from .formats import iso_offset, iso_z, money4, rate10, rfc2822
 _MASK64 = (1 << 64) - 1
 _KIND = {"products": 1, "customers": 2, "orders": 3, "variants": 4, "images": 5,
          "custom_fields": 6, "addresses": 7, "line_items": 8, "ship": 9,
-         "bulk_pricing_rules": 10, "reviews": 11}  # fmt: skip
+         "bulk_pricing_rules": 10, "reviews": 11, "order_coupons": 12, "shipments": 13,
+         "transactions": 14}  # fmt: skip
 
 
 def mix(*parts: int) -> int:
@@ -711,6 +712,133 @@ def order_shipping_addresses(
             "street_1": f"{j + 1} Harbour Road", "street_2": "", "city": city, "state": state,
             "zip": zip_, "country": country, "country_iso2": iso2, "phone": "555-987-6543",
             "email": f"ship{sid}@example.com", "shipping_method": "Flat Rate",
+        })  # fmt: skip
+    return out
+
+
+def order_coupon_count(seed: int, oid: int) -> int:
+    """Coupons an order with a coupon discount carries: 1 or 2 (orders say only the sum)."""
+    return 1 + mix(seed, 12, oid) % 2
+
+
+def order_coupons(seed: int, oid: int, coupon_discount: str) -> list[dict[str, Any]]:
+    """The coupons of an order, as ``GET /v2/orders/{id}/coupons`` lists them.
+
+    None unless the order's ``coupon_discount`` is not zero; their discounts add up to it.
+    """
+    total = float(coupon_discount or 0)
+    if not total:
+        return []
+    n = order_coupon_count(seed, oid)
+    out = []
+    for k in range(n):
+        r = _rng(seed, "order_coupons", oid * 10 + k)
+        kind = r.choice((0, 1, 2, 3, 4, 5))
+        share = round(total / n, 2) if k < n - 1 else round(total - round(total / n, 2) * k, 2)
+        out.append({
+            "id": oid * 10 + 1 + k, "coupon_id": 1 + mix(seed, 12, oid, k) % 40,
+            "order_id": oid, "code": f"SAVE{oid}{'AB'[k]}",
+            "amount": money4(share) if kind != 1 else money4(10),
+            "type": kind, "discount": money4(share),
+        })  # fmt: skip
+    return out
+
+
+_CARRIERS = (
+    ("ups", "UPS"), ("usps", "USPS"), ("fedex", "FedEx"), ("", ""), ("auspost", "Aus Post"),
+)  # fmt: skip
+
+
+def order_shipments(
+    seed: int, oid: int, version: int, created: int, modified: int, items_shipped: int
+) -> list[dict[str, Any]]:
+    """The shipments of an order, as ``GET /v2/orders/{id}/shipments`` lists them.
+
+    None unless the order has shipped items; else one or two, splitting its line items.
+    """
+    if not items_shipped:
+        return []
+    r = _rng(seed, "shipments", oid, version)
+    n = 1 + r.randint(0, 1)
+    addresses = order_shipping_addresses(seed, oid, version) or [{}]
+    products = order_products(seed, oid, version)
+    first, last = person_name(seed, "orders", oid)
+    city, state, zip_, country, iso2 = _CITIES[mix(seed, 3, oid, 9) % len(_CITIES)]
+    billing = {
+        "first_name": first, "last_name": last, "company": "", "street_1": "455 Main Street",
+        "street_2": "", "city": city, "state": state, "zip": zip_, "country": country,
+        "country_iso2": iso2, "phone": "555-123-4567", "email": f"buyer{oid}@example.com",
+    }  # fmt: skip
+    out = []
+    for k in range(n):
+        sid = oid * 10 + 1 + k
+        address = addresses[k % len(addresses)]
+        provider, display = _CARRIERS[mix(seed, 13, sid) % len(_CARRIERS)]
+        number = f"1Z{mix(seed, 13, sid, 1) % 10**12:012d}"
+        shipping = {key: address.get(key, billing[key]) for key in billing}
+        items = [
+            {"order_product_id": p["id"], "product_id": p["product_id"], "quantity": p["quantity"]}
+            for j, p in enumerate(products)
+            if j % n == k
+        ]
+        out.append({
+            "id": sid, "order_id": oid, "customer_id": 0,
+            "order_address_id": address.get("id", 0),
+            "date_created": rfc2822(created + (modified - created) * (k + 1) // (n + 1)),
+            "tracking_number": number, "merchant_shipping_cost": money4(5 * (k + 1)),
+            "shipping_method": "Flat Rate", "shipping_provider": provider,
+            "tracking_carrier": provider, "tracking_link": "" if r.random() < 0.5 else
+            f"https://track.example.com/{number}",
+            "comments": "" if r.random() < 0.7 else "Left at the door — merci",
+            "billing_address": billing, "shipping_address": shipping, "items": items,
+            "shipping_provider_display_name": display,
+            "generated_tracking_link": f"https://www.aftership.com/{number}" if provider else "",
+        })  # fmt: skip
+    return out
+
+
+_GATEWAYS = ("stripe", "braintree", "testgateway", "paypalexpress", "square", "adyen")
+
+
+def order_transactions(
+    seed: int, oid: int, version: int, created: int, modified: int, total: str
+) -> list[dict[str, Any]]:
+    """The payment transactions of an order (1 to 3), as ``/v3/orders/{id}/transactions``."""
+    r = _rng(seed, "transactions", oid, version)
+    n = 1 + r.randint(0, 2)
+    events = ("authorization", "capture", "refund")
+    amount = round(float(total or 0), 2)
+    out = []
+    for k in range(n):
+        tid = oid * 10 + 1 + k
+        gateway = _GATEWAYS[mix(seed, 14, oid) % len(_GATEWAYS)]
+        out.append({
+            "event": events[k] if n > 1 else "purchase",
+            "method": "credit_card" if k < 2 else "store_credit",
+            "amount": amount if k < 2 else round(amount / 4, 2),
+            "currency": "USD", "gateway": gateway,
+            "gateway_transaction_id": f"txn_{mix(seed, 14, tid) % 10**12}",
+            "test": r.random() < 0.1, "status": "ok" if r.random() < 0.95 else "error",
+            "fraud_review": r.random() < 0.05,
+            "reference_transaction_id": tid - 1 if k else None,
+            "offline": {"display_name": ""}, "custom": {"payment_method": ""},
+            "payment_method_id": f"{gateway}.card", "id": tid, "order_id": oid,
+            "date_created": iso_offset(created + (modified - created) * (k + 1) // (n + 1)),
+            "payment_instrument_token": f"tok_{mix(seed, 14, tid, 2) % 10**10}",
+            "provider_instrument_token": f"pm_{mix(seed, 14, tid, 3) % 10**10}",
+            "provider_customer_id": f"cus_{mix(seed, 14, oid, 4) % 10**8}",
+            "avs_result": {"code": "Y", "message": "Address and ZIP match",
+                           "street_match": "Match", "postal_match": "Match"},
+            "cvv_result": {"code": "M", "message": "CVV2 match"},
+            "credit_card": {"card_type": "visa", "card_iin": "411111", "card_last4": "1111",
+                            "card_expiry_month": 1 + k, "card_expiry_year": 2030},
+            "gift_certificate": {"code": "", "original_balance": 0, "starting_balance": 0,
+                                 "remaining_balance": 0, "status": "active"},
+            "store_credit": {"remaining_balance": 0},
+            "custom_provider_field_result": {
+                "receipt_number": f"R{tid}", "authorization_code": f"A{tid % 100000:05d}",
+                "fraud_response": "", "amount_received": amount,
+            },
         })  # fmt: skip
     return out
 

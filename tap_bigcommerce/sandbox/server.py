@@ -29,7 +29,7 @@ from .store import RESOURCES, Store
 
 SCOPES = (
     "products", "customers", "orders", "information", "marketing", "inventory", "locations",
-    "channels",
+    "channels", "transactions",
 )  # fmt: skip
 _STORE_PATH = re.compile(r"^/stores/([^/]+)(/.*)?$")
 
@@ -61,6 +61,10 @@ ROUTES = (
     # The documented path has an underscore; the stub URLs in the spec examples have none.
     _r(r"/v2/orders/(\d+)/shipping_?addresses", "v2", "orders",
        lambda s, q, oid: api.order_sub(s, q, oid, "shipping_addresses")),
+    _r(r"/v2/orders/(\d+)/coupons", "v2", "orders", api.order_coupons),
+    _r(r"/v2/orders/(\d+)/shipments", "v2", "orders", api.order_shipments),
+    # "Order Transactions" in the control panel: a scope of its own, not "Orders".
+    _r(r"/v3/orders/(\d+)/transactions", "v3", "transactions", api.order_transactions),
     _r(r"/v2/store", "v2", "information", api.store_info),
     _r(r"/v2/time", "v2", "information", api.server_time),
     _r(r"/v3/inventory/items", "v3", "inventory", api.list_inventory_items),

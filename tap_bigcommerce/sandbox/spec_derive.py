@@ -30,6 +30,7 @@ SOURCES: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "orders": ("orders.v2.oas2.yml", "order_Resp"),
     "order_products": ("orders.v2.oas2.yml", "orderProducts"),
     "order_shipping_addresses": ("orders.v2.oas2.yml", "orderShippingAddress"),
+    "order_fees": ("orders.v2.oas2.yml", "orderFees_Resp"),
 }
 #: Streams whose record is the item of a list endpoint's answer (`GET path`, 2xx): the
 #: envelope's `data` unwrapped, then the array's items (or the object itself: /v2/store).
@@ -61,6 +62,9 @@ LIST_SOURCES: dict[str, tuple[str, str]] = {
     "customer_attribute_values": ("customers.v3.yml", "/customers/attribute-values"),
     "subscribers": ("subscribers.v3.yml", "/customers/subscribers"),
     "refunds": ("orders.v3.yml", "/orders/payment_actions/refunds"),
+    "order_coupons": ("orders.v2.oas2.yml", "/orders/{order_id}/coupons"),
+    "order_shipments": ("orders.v2.oas2.yml", "/orders/{order_id}/shipments"),
+    "order_transactions": ("orders.v3.yml", "/orders/{order_id}/transactions"),
 }
 #: Rows the tap builds from a nested list: one row per item of `inside`, carrying the fields
 #: of `outer` beside the item's own (inventory: one row per variant per location).
@@ -70,6 +74,10 @@ ADDED_FIELDS: dict[str, dict[str, Node]] = {
     "product_bulk_pricing_rules": {"product_id": {"types": ["integer"], "nullable": False}},
     "product_custom_fields": {"product_id": {"types": ["integer"], "nullable": False}},
     "product_reviews": {"product_id": {"types": ["integer"], "nullable": False}},
+    "order_coupons": {"order_id": {"types": ["integer"], "nullable": False}},
+    "order_shipments": {"order_id": {"types": ["integer"], "nullable": False}},
+    "order_transactions": {"order_id": {"types": ["integer"], "nullable": False}},
+    "order_fees": {"order_id": {"types": ["integer"], "nullable": False}},
 }
 #: The key of each stream whose schema `--write-schemas` writes (keys are never null).
 NEW_STREAM_KEYS: dict[str, tuple[str, ...]] = {
@@ -95,6 +103,10 @@ NEW_STREAM_KEYS: dict[str, tuple[str, ...]] = {
     "customer_attribute_values": ("id", "date_modified"),
     "subscribers": ("id", "date_modified"),
     "refunds": ("id", "created"),
+    "order_coupons": ("id", "order_id"),
+    "order_shipments": ("id", "order_id"),
+    "order_transactions": ("id", "order_id"),
+    "order_fees": ("id", "order_id"),
 }
 #: Properties documented outside the record's own component: (stream, property) -> the spec
 #: file, the component and whether the property is a list of it.
@@ -254,6 +266,7 @@ V2_DATES = {
     "coupons": {"date_created", "expires"},
     "gift_certificates": {"purchase_date", "expiry_date"},
     "customer_groups": {"date_created", "date_modified"},
+    "order_shipments": {"date_created"},
 }
 #: Untyped in the spec (any JSON value): a schema every SDK path and target can handle.
 ANY_VALUE: dict[str, t.Any] = {
