@@ -464,7 +464,7 @@ class Refreshed:
 
 def _marked(pg: psycopg.Connection, schema: str) -> dict[str, dict[tuple, dt.datetime]]:
     found = {}
-    for table in (*STREAMS, *CHILD_TABLES, *(r.name for r in RESOURCES)):
+    for table in (*STREAMS, *CHILD_TABLES, *(r.name for r in WHOLE_RESOURCES)):
         key = "category_id" if table == "categories" else "id"
         parent = CHILD_TABLES.get(table, (None, "NULL"))[1]
         rows = query(
@@ -573,7 +573,7 @@ def test_a_full_refresh_marks_exactly_the_deleted_rows(loaded: Loaded, refreshed
             marked[table]
         ), table
     assert deleted["product_variants"] and marked["product_variants"]
-    for resource in RESOURCES:
+    for resource in WHOLE_RESOURCES:
         # Those deleted before the second run stay marked; the new ones are marked too.
         before = set(loaded.whole_deleted.get(resource.name, []))
         expected = before | deleted.get(resource.name, set())
