@@ -20,9 +20,22 @@ _sandbox = Sandbox(
 _sandbox.start()
 atexit.register(_sandbox.stop)
 
+
+def _every_stream_selected() -> dict:
+    """The discovered catalog with every stream selected, the opt-in ones too."""
+    catalog = TapBigCommerce(config=sandbox_config(_sandbox.api_url), parse_env_config=False)
+    discovered = catalog.catalog_dict
+    for stream in discovered["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = True
+    return discovered
+
+
 TestTapBigCommerce = get_tap_test_class(
     TapBigCommerce,
     config=sandbox_config(_sandbox.api_url),
+    catalog=_every_stream_selected(),
     parse_env_config=False,
     suite_config=SuiteConfig(max_records_limit=None),
 )

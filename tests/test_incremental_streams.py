@@ -20,6 +20,7 @@ from tap_bigcommerce.pagination import V3DateWindow, V3DateWindowCursor
 from tap_bigcommerce.readers.unsorted import UnsortedWindowReader
 from tap_bigcommerce.sandbox import Sandbox, Store, api
 from tap_bigcommerce.sandbox.server import SCOPES
+from tests import unsorted_checks as checks
 from tests.taprun import (
     STORE_HASH,
     TOKEN,
@@ -86,26 +87,13 @@ def bookmarks(state: dict | None) -> dict[t.Any, str]:
     return out
 
 
-def moment(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
-
-
 def assert_sorted_and_state_true(run: TapRun, incoming: dict | None = None) -> None:
     """Records of each stream (each price list) come oldest first; no bookmark runs ahead."""
-    before = {k: moment(v) for k, v in bookmarks(incoming).items()}
-    newest: dict[t.Any, dt.datetime] = {}
-    for message in run.messages:
-        if message["type"] == "RECORD":
-            stream, record = message["stream"], message["record"]
-            where = (stream, record["price_list_id"]) if stream == "price_list_records" else stream
-            when = moment(record["date_modified"])
-            assert where not in newest or newest[where] <= when, f"{where}: out of order"
-            assert where not in before or before[where] <= when, f"{where}: below its bookmark"
-            newest[where] = when
-        elif message["type"] == "STATE":
-            for where, value in bookmarks(message["value"]).items():
-                allowed = [m for m in (newest.get(where), before.get(where)) if m is not None]
-                assert allowed and moment(value) <= max(allowed), (where, value)
+
+    def where(stream: str, record: dict) -> t.Any:
+        return (stream, record["price_list_id"]) if stream == "price_list_records" else stream
+
+    checks.assert_sorted_and_state_true(run, where, bookmarks, incoming)
 
 
 def latest(runs: list[TapRun], stream: str) -> dict[tuple, dict]:
@@ -119,12 +107,7 @@ def latest(runs: list[TapRun], stream: str) -> dict[tuple, dict]:
 def assert_nothing_lost(store: Store, runs: list[TapRun]) -> None:
     """Every row the sandbox holds came out, in its current version, in one of the runs."""
     for stream in NEW:
-        want = store_rows(store, stream)
-        got = latest(runs, stream)
-        missing = sorted(set(want) - set(got))
-        assert not missing, f"{stream}: never written: {missing[:5]}"
-        stale = [k for k in want if got[k]["date_modified"] != want[k]["date_modified"]]
-        assert not stale, f"{stream}: latest version never written: {stale[:5]}"
+        checks.assert_nothing_lost(store_rows(store, stream), latest(runs, stream), stream)
 
 
 # ---------------------------------------------------------------------------- full and hourly
@@ -180,7 +163,7 @@ def test_full_sync_then_an_hourly_run_from_its_state(catalog):
     # The boundary row (at the inclusive bookmark) again, then the touched one.
     boundary = [r["id"] for r in second.records("channels")]
     assert [r["id"] for r in third.records("channels")] == [*boundary, 2]
-    assert moment(after[("price_list_records", 2)]).timestamp() == later
+    assert checks.moment(after[("price_list_records", 2)]).timestamp() == later
     assert after[("price_list_records", 1)] == marks[("price_list_records", 1)]
     assert after[("price_list_records", 3)] == marks[("price_list_records", 3)]
     # Records of list 1 were asked for from list 1's own bookmark.
@@ -239,7 +222,7 @@ def test_rows_changed_while_read_are_written_by_this_run_or_the_next(catalog):
     # Below the first run's bookmark, the first run alone has every row current.
     marks = bookmarks(first.final_state)
     for k, row in store_rows(store, "price_list_records").items():
-        if moment(row["date_modified"]) < moment(marks[("price_list_records", k[0])]):
+        if checks.moment(row["date_modified"]) < checks.moment(marks[("price_list_records", k[0])]):
             written = latest([first], "price_list_records")[k]
             assert written["date_modified"] == row["date_modified"], k
 
@@ -349,7 +332,7 @@ def test_a_window_larger_than_the_buffer_is_halved_and_comes_out_sorted(name):
         r for r in (store.rest.row(name, i) for i in ids) if not args or r["price_list_id"] == 1
     ]
     assert sorted(key(name, r) for r in got) == sorted(key(name, r) for r in want)
-    order = [(moment(r["date_modified"]), key(name, r)) for r in got]
+    order = [(checks.moment(r["date_modified"]), key(name, r)) for r in got]
     assert order == sorted(order)
     assert any("date_modified:max" in q for q in log), "never cut the window"
 

@@ -8,7 +8,6 @@ list records are (`readers/unsorted.py`), from its own bookmark: a state partiti
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 import typing as t
@@ -18,6 +17,7 @@ import pytest
 from tap_bigcommerce.sandbox import Sandbox, Store
 from tap_bigcommerce.sandbox.rest import METAFIELD_LISTINGS
 from tap_bigcommerce.streams import MetafieldsStream
+from tests import unsorted_checks as checks
 from tests.taprun import (
     STORE_HASH,
     TOKEN,
@@ -75,25 +75,14 @@ def bookmarks(state: dict | None) -> dict[str, str]:
     }
 
 
-def moment(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value)
-
-
 def assert_sorted_and_state_true(run: TapRun, incoming: dict | None = None) -> None:
     """Each listing's records come oldest first; no bookmark runs ahead of what was written."""
-    before = {k: moment(v) for k, v in bookmarks(incoming).items()}
-    newest: dict[str, dt.datetime] = {}
-    for message in run.messages:
-        if message["type"] == "RECORD" and message["stream"] == STREAM:
-            record = message["record"]
-            where, when = record["resource_type"], moment(record["date_modified"])
-            assert where not in newest or newest[where] <= when, f"{where}: out of order"
-            assert where not in before or before[where] <= when, f"{where}: below its bookmark"
-            newest[where] = when
-        elif message["type"] == "STATE":
-            for where, value in bookmarks(message["value"]).items():
-                allowed = [m for m in (newest.get(where), before.get(where)) if m is not None]
-                assert allowed and moment(value) <= max(allowed), (where, value)
+    checks.assert_sorted_and_state_true(
+        run,
+        lambda stream, record: record["resource_type"] if stream == STREAM else None,
+        bookmarks,
+        incoming,
+    )
 
 
 def latest(runs: list[TapRun]) -> dict[tuple, dict]:
@@ -105,12 +94,7 @@ def latest(runs: list[TapRun]) -> dict[tuple, dict]:
 
 
 def assert_nothing_lost(store: Store, runs: list[TapRun]) -> None:
-    want = store_rows(store)
-    got = latest(runs)
-    missing = sorted(set(want) - set(got))
-    assert not missing, f"never written: {missing[:5]}"
-    stale = [k for k in want if got[k]["date_modified"] != want[k]["date_modified"]]
-    assert not stale, f"latest version never written: {stale[:5]}"
+    checks.assert_nothing_lost(store_rows(store), latest(runs), STREAM)
 
 
 def listing_of(path: str) -> str:
@@ -173,7 +157,7 @@ def test_full_sync_then_a_quiet_run_then_one_touched_metafield(catalog):
         third = run_tap(config, catalog=catalog, state=second.final_state)
         assert third.returncode == 0, third.stderr[-3000:]
     after = bookmarks(third.final_state)
-    assert moment(after["product"]).timestamp() == later
+    assert checks.moment(after["product"]).timestamp() == later
     assert {k: v for k, v in after.items() if k != "product"} == {
         k: v for k, v in marks.items() if k != "product"
     }
@@ -245,7 +229,7 @@ def test_a_listing_that_keeps_failing_fails_the_run_and_moves_no_other_bookmark(
     # The listings before it were written and their bookmarks moved ...
     assert read == {"product", "variant", "category", "brand"}
     for resource_type in read:
-        assert moment(after[resource_type]).timestamp() == later, resource_type
+        assert checks.moment(after[resource_type]).timestamp() == later, resource_type
     # ... the failed one and those after it kept theirs.
     for resource_type in ("customer", "order", "channel"):
         assert after[resource_type] == marks[resource_type], resource_type

@@ -25,7 +25,10 @@ Node = dict[str, t.Any]
 #: the tap or an include adds, typed from other components).
 #: v2 sends money as text ("Float-As-String") where the tap writes an exact number: a spec
 #: `string` that the tap's schema makes a `number` is that conversion, not a narrowing.
-CONVERTS_TEXT_MONEY = {"orders", "order_products", "order_shipping_addresses"}
+CONVERTS_TEXT_MONEY = {
+    "orders", "order_products", "order_shipping_addresses", "order_coupons", "order_fees",
+    "order_shipments",
+}  # fmt: skip
 
 _JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
 
