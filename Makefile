@@ -20,8 +20,9 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/python -m tap_bigcommerce.sandbox.demo
 
+# Two workers, a test file each at a time: a file's timing-sensitive tests never share it.
 test: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -241,7 +241,7 @@ def test_a_full_sync_gives_exactly_the_sandboxs_reviews_and_bulk_pricing_rules(s
     assert sorted(map(_rule, run.records("product_bulk_pricing_rules"))) == sorted(
         map(_rule, rules)
     )
-    assert len(reviews) > 100 and len(rules) > 20
+    assert len(reviews) > 20 and len(rules) > 20  # (one product in five has reviews)
     keys = {
         m["stream"]: m["key_properties"]
         for m in run.messages

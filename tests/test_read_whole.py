@@ -163,6 +163,7 @@ def test_a_run_killed_mid_stream_sends_no_activate_version():
 
 
 def test_faults_are_retried_and_lose_nothing(sandbox, store, catalog):
+    sandbox.set_quota(None, window_ms=600)  # a 429 names a reset under a second away
     sandbox.faults.add("500", path_contains=PATH["brands"], nth=2, times=2)
     sandbox.faults.add("429", path_contains=PATH["currencies"], nth=1)
     sandbox.faults.add("reset", path_contains="/v2/store", nth=1)
