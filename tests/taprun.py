@@ -117,6 +117,13 @@ def parse_messages(stdout: str) -> list[dict]:
     ]
 
 
+def discovered_with(api_url: str, names: t.Iterable[str]) -> dict:
+    """The catalog the tap discovers at `api_url`, with exactly the streams `names` selected."""
+    run = run_tap(sandbox_config(api_url), "--discover")
+    assert run.returncode == 0, run.stderr
+    return select_only(json.loads(run.stdout), names)
+
+
 def select_only(catalog: dict, names: t.Iterable[str]) -> dict:
     """A copy of `catalog` with exactly the streams `names` selected."""
     wanted = set(names)

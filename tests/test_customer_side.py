@@ -17,7 +17,14 @@ import typing as t
 import pytest
 
 from tap_bigcommerce.sandbox import Sandbox, Store
-from tests.taprun import STORE_HASH, TOKEN, TapRun, run_tap, sandbox_config, select_only
+from tests.taprun import (
+    STORE_HASH,
+    TOKEN,
+    TapRun,
+    discovered_with,
+    run_tap,
+    sandbox_config,
+)
 
 WHOLE = ("order_statuses", "customer_groups", "customer_attributes")
 DATED = {"customer_attribute_values": "date_modified", "subscribers": "date_modified",
@@ -46,9 +53,7 @@ def new_store(seed: int) -> Store:
 @pytest.fixture(scope="module")
 def catalog() -> dict:
     with serve(Store(seed=1, products=2, customers=2, orders=2)) as sb:
-        run = run_tap(sandbox_config(sb.api_url), "--discover")
-    assert run.returncode == 0, run.stderr
-    return select_only(json.loads(run.stdout), NEW)
+        return discovered_with(sb.api_url, NEW)
 
 
 def sync(sb: Sandbox, catalog: dict, state: dict | None = None, **settings: t.Any) -> TapRun:

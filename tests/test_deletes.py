@@ -16,7 +16,16 @@ import requests
 from tap_bigcommerce.replication import Incremental
 from tap_bigcommerce.sandbox import Sandbox, Store
 from tap_bigcommerce.streams import STREAM_TYPES, ChildStream
-from tests.taprun import STORE_HASH, TOKEN, TapProcess, TapRun, run_tap, sandbox_config, select_only
+from tests.taprun import (
+    STORE_HASH,
+    TOKEN,
+    TapProcess,
+    TapRun,
+    discovered_with,
+    run_tap,
+    sandbox_config,
+    select_only,
+)
 
 # A stream with a bookmark per listed row (price list records) is one table of many
 # bookmarks: a full refresh of it is not reconciled (an activation would span them all).
@@ -181,8 +190,7 @@ def sandbox(store: Store):
 
 @pytest.fixture
 def catalog(sandbox) -> dict:
-    discovered = run_tap(sandbox_config(sandbox.api_url), "--discover")
-    return select_only(json.loads(discovered.stdout), EVERY)
+    return discovered_with(sandbox.api_url, EVERY)
 
 
 def _sync(sandbox, catalog, state=None, **settings) -> TapRun:
@@ -304,8 +312,7 @@ def test_a_run_killed_mid_stream_activates_nothing_for_it():
     # Enough rows that output reaches the pipe (flushed in 64 kB blocks) long before the end.
     store = Store(seed=4, products=400, customers=2, orders=2)
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, latency_ms=60) as sb:
-        discovered = run_tap(sandbox_config(sb.api_url), "--discover")
-        catalog = select_only(json.loads(discovered.stdout), ["products", *CHILDREN["products"]])
+        catalog = discovered_with(sb.api_url, ["products", *CHILDREN["products"]])
         config = sandbox_config(sb.api_url, page_size=5, max_requests_in_flight=1)
         tap = TapProcess(config, catalog=catalog)
         assert tap.wait_for(lambda ms: any(m["type"] == "RECORD" for m in ms))

@@ -26,6 +26,7 @@ from tests.taprun import (
     TOKEN,
     TapProcess,
     TapRun,
+    discovered_with,
     run_tap,
     sandbox_config,
     select_only,
@@ -47,9 +48,7 @@ def serve(store: Store, **kwargs: t.Any) -> Sandbox:
 @pytest.fixture(scope="module")
 def catalog() -> dict:
     with serve(Store(seed=1, products=2, customers=2, orders=2)) as sb:
-        run = run_tap(sandbox_config(sb.api_url), "--discover")
-    assert run.returncode == 0, run.stderr
-    return select_only(json.loads(run.stdout), NEW)
+        return discovered_with(sb.api_url, NEW)
 
 
 def key(stream: str, record: dict) -> tuple:

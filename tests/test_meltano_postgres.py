@@ -41,6 +41,7 @@ from tap_bigcommerce.sandbox import RequestInfo, Sandbox, Store, records
 from tap_bigcommerce.sandbox.rest import RESOURCES
 from tap_bigcommerce.streams import STREAM_TYPES
 from tests.taprun import STORE_HASH, TOKEN
+from tests.test_children import CHILDREN
 
 pytestmark = pytest.mark.e2e
 
@@ -437,16 +438,7 @@ def test_every_table_read_whole_is_loaded_and_deletions_are_marked(loaded: Loade
 # ----------------------------------------------------------------- deletes (issue #16)
 
 #: Child tables of the incremental streams: (parent stream, column naming the parent).
-CHILD_TABLES = {
-    "product_variants": ("products", "product_id"),
-    "product_images": ("products", "product_id"),
-    "product_custom_fields": ("products", "product_id"),
-    "product_bulk_pricing_rules": ("products", "product_id"),
-    "product_reviews": ("products", "product_id"),
-    "customer_addresses": ("customers", "customer_id"),
-    "order_products": ("orders", "order_id"),
-    "order_shipping_addresses": ("orders", "order_id"),
-}
+CHILD_TABLES = CHILDREN
 #: More rows of streams read whole deleted before the full refresh.
 REFRESH_WHOLE_DELETED = {"brands": 1, "coupons": 1}
 

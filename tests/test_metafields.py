@@ -23,9 +23,9 @@ from tests.taprun import (
     TOKEN,
     TapProcess,
     TapRun,
+    discovered_with,
     run_tap,
     sandbox_config,
-    select_only,
 )
 from tests.test_sandbox import Client
 
@@ -46,9 +46,7 @@ def small_store(seed: int, **rest_sizes: int) -> Store:
 @pytest.fixture(scope="module")
 def catalog() -> dict:
     with serve(Store(seed=1, products=2, customers=2, orders=2)) as sb:
-        run = run_tap(sandbox_config(sb.api_url), "--discover")
-    assert run.returncode == 0, run.stderr
-    return select_only(json.loads(run.stdout), [STREAM])
+        return discovered_with(sb.api_url, [STREAM])
 
 
 def key(record: dict) -> tuple[str, int]:

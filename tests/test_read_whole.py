@@ -15,7 +15,15 @@ from tap_bigcommerce.replication import ReadWhole
 from tap_bigcommerce.sandbox import Sandbox, Store
 from tap_bigcommerce.sandbox.rest import RESOURCES as ALL_RESOURCES
 from tap_bigcommerce.streams import STREAM_TYPES
-from tests.taprun import STORE_HASH, TOKEN, TapProcess, run_tap, sandbox_config, select_only
+from tests.taprun import (
+    STORE_HASH,
+    TOKEN,
+    TapProcess,
+    discovered_with,
+    run_tap,
+    sandbox_config,
+    select_only,
+)
 
 WHOLE = [s.name for s in STREAM_TYPES if isinstance(s.replication, ReadWhole)]
 #: The sandbox's tables of the streams read whole (the others are incremental).
@@ -41,8 +49,7 @@ def sandbox(store: Store):
 
 @pytest.fixture
 def catalog(sandbox) -> dict:
-    discovered = run_tap(sandbox_config(sandbox.api_url), "--discover")
-    return select_only(json.loads(discovered.stdout), WHOLE)
+    return discovered_with(sandbox.api_url, WHOLE)
 
 
 def _sync(sandbox, catalog, **settings):
@@ -153,8 +160,7 @@ def test_a_run_killed_mid_stream_sends_no_activate_version():
     # Enough rows that output reaches the pipe (it is flushed in blocks) long before the end.
     store = Store(seed=4, products=2, customers=2, orders=2, rest_sizes={"coupons": 300})
     with Sandbox(store, store_hash=STORE_HASH, access_token=TOKEN, latency_ms=100) as sb:
-        discovered = run_tap(sandbox_config(sb.api_url), "--discover")
-        catalog = select_only(json.loads(discovered.stdout), ["coupons"])
+        catalog = discovered_with(sb.api_url, ["coupons"])
         tap = TapProcess(sandbox_config(sb.api_url, page_size=5), catalog=catalog)
         assert tap.wait_for(lambda ms: any(m["type"] == "RECORD" for m in ms))
         run = tap.kill()

@@ -16,7 +16,7 @@ from tap_bigcommerce.sandbox import Sandbox, Store
 from tap_bigcommerce.stream_base import BigCommerceStream
 from tap_bigcommerce.streams import STREAM_TYPES
 from tap_bigcommerce.transform import to_iso
-from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config, select_only
+from tests.taprun import STORE_HASH, TOKEN, discovered_with, run_tap, sandbox_config, select_only
 
 PARENTS = ("products", "customers", "orders")
 #: The main streams and the children that ride on their responses (no request of their own).
@@ -221,8 +221,7 @@ def most_at_once(sb: Sandbox, starts: list, wanted) -> int:
 
 def only(sb: Sandbox, *names: str) -> dict:
     """The sandbox's discovered catalog with only the streams `names` selected."""
-    discovered = run_tap(sandbox_config(sb.api_url), "--discover")
-    return select_only(json.loads(discovered.stdout), names)
+    return discovered_with(sb.api_url, names)
 
 
 def test_orders_parts_side_by_side_stay_within_the_memory_budget():
