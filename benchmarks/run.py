@@ -26,6 +26,12 @@ Scenarios:
   transactions 2k changed orders with `order_transactions` selected (one v3 request per
               order), 100 ms per request; the baseline reads the same requests one after
               another (target: the tap's wall time at most a quarter of the serial one)
+  stores      8 stores on one sandbox server, the same data in each (60 products, customers
+              and orders, their default child streams selected too), each with its own quota
+              scaled as in `quota`: one tap run over all 8 (`stores` setting) against the
+              baseline of the tap run on each store in turn (target: at most 1/3 of its wall
+              time, no 429); wall time for 1, 2, 4 and 8 stores in one run; and every store's
+              records, by stream, counted against its own run's
 
 Each record's JSON is rendered once before the runs (the sandbox caches encoded records), so
 the server answers a page in well under a millisecond and the clients are what is measured.
@@ -34,6 +40,7 @@ the server answers a page in well under a millisecond and the clients are what i
 from __future__ import annotations
 
 import argparse
+import collections
 import compileall
 import hashlib
 import json
@@ -45,7 +52,7 @@ import tempfile
 import threading
 import time
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +95,10 @@ class Scenario:
     #: Child streams selected with the stream, and the per-record listing the baseline reads.
     children: tuple[str, ...] = ()
     each: str | None = None
+    #: Stores on the one sandbox server (each its own quota), and the top-level streams read
+    #: with `stream` (each with its default child streams): only the `stores` scenario.
+    stores: int = 1
+    also: tuple[str, ...] = ()
 
 
 def scenarios(quick: bool) -> dict[str, list[Scenario]]:
@@ -96,6 +107,8 @@ def scenarios(quick: bool) -> dict[str, list[Scenario]]:
     big = 10_000 if quick else 100_000
     # Keep quota / window at 150 / 30 s = 5 requests per second, with a shorter window.
     quota, window = (3, 600) if quick else (15, 3_000)
+    # The stores scenario: stores on one server, and records of each resource in each.
+    stores, each = (4, 10) if quick else (8, 60)
     return {
         "latency0": [Scenario("latency0", f"{n:,} products, 0 ms", n)],
         # A large store too: on 10k records the tap's start-up (a third of a second) and the
@@ -132,6 +145,20 @@ def scenarios(quick: bool) -> dict[str, list[Scenario]]:
                 each="v3/orders/{id}/transactions",
             )
         ],
+        # Small stores on the Standard plan: the quota, not the network, sets each store's
+        # pace (one request at a time), so one run over all of them should last little more
+        # than one store's. 60 of each: about 50 requests a store, 4 windows.
+        "stores": [
+            Scenario(
+                "stores",
+                f"{stores} stores x {each} each, quota {quota}/{window} ms",
+                each,
+                quota=quota,
+                window_ms=window,
+                stores=stores,
+                also=("customers", "orders"),
+            )
+        ],
     }
 
 
@@ -150,6 +177,8 @@ class Run:
     last_at: float = 0.0
     allowed: int = 0
     window_start: float = 0.0  # when the sandbox's quota window clock started for this run
+    #: Records by store_hash and stream (counted only where asked: runs over many stores).
+    by_store: dict[str, collections.Counter[str]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -170,12 +199,21 @@ def tap_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tap_bigcommerce.tap"]
 
 
-def count_records(stream: t.IO[bytes], out: list[int]) -> None:
-    """Count Singer RECORD lines (any JSON spacing) without keeping them."""
+def count_records(
+    stream: t.IO[bytes], out: list[int], by_store: dict[str, collections.Counter[str]] | None = None
+) -> None:
+    """Count Singer RECORD lines (any JSON spacing) without keeping them.
+
+    `by_store`: also count them by the record's `store_hash` and stream (each line decoded).
+    """
     n = 0
     for line in stream:
         if line.startswith(b'{"type":') and b'"RECORD"' in line[:24]:
             n += 1
+            if by_store is not None:
+                message = json.loads(line)
+                store = str(message["record"].get("store_hash"))
+                by_store.setdefault(store, collections.Counter())[message["stream"]] += 1
     out.append(n)
 
 
@@ -184,14 +222,25 @@ def under_launcher(command: list[str], report: Path) -> list[str]:
     return [sys.executable, "-I", "-S", str(HERE / "measured.py"), str(report), "--", *command]
 
 
-def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
+def measure(
+    runner: str,
+    command: list[str],
+    sb: Sandbox | t.Sequence[Sandbox],
+    workdir: Path,
+    *,
+    by_store: bool = False,
+) -> Run:
     """Run `command`, count its records, and read its cost from the OS and the sandbox.
 
     The command runs under `measured.py`, a small launcher that times it and reads its peak
-    RSS with `os.wait4` (see there why not directly from this big process).
+    RSS with `os.wait4` (see there why not directly from this big process). With several
+    sandboxes (the stores of one server), requests and 429s are those of all of them;
+    `by_store`: records are also counted by store and stream.
     """
-    sb.reset_log()
-    limited_before = sb.rate_limited
+    stores = [sb] if isinstance(sb, Sandbox) else list(sb)
+    for one in stores:
+        one.reset_log()
+    limited_before = sum(one.rate_limited for one in stores)
     stderr_path = workdir / f"{runner}.stderr"
     report = workdir / f"{runner}.report.json"
     with stderr_path.open("wb") as stderr:
@@ -200,13 +249,16 @@ def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
         )
         assert proc.stdout is not None
         counted: list[int] = []
-        reader = threading.Thread(target=count_records, args=(proc.stdout, counted), daemon=True)
+        tally: dict[str, collections.Counter[str]] | None = {} if by_store else None
+        reader = threading.Thread(
+            target=count_records, args=(proc.stdout, counted, tally), daemon=True
+        )
         reader.start()
         proc.wait()
         reader.join()
         proc.stdout.close()
     measured = json.loads(report.read_text())
-    log = sb.requests
+    log = [r for one in stores for r in one.requests]
     if measured["returncode"] != 0:
         tail = stderr_path.read_text(errors="replace").splitlines()[-15:]
         print(f"  {runner} exited with {measured['returncode']}:", *tail, sep="\n    ",
@@ -220,12 +272,13 @@ def measure(runner: str, command: list[str], sb: Sandbox, workdir: Path) -> Run:
         cpu_s=measured["cpu_s"],
         span_s=last - first,
         requests=len(log),
-        throttled=sb.rate_limited - limited_before,
+        throttled=sum(one.rate_limited for one in stores) - limited_before,
         peak_mb=measured["maxrss_kib"] / 1024,  # KiB on Linux
         returncode=measured["returncode"],
         first_at=first,
         last_at=last,
         allowed=sum(1 for r in log if r.status != 429),
+        by_store=tally or {},
     )
 
 
@@ -272,8 +325,8 @@ class Bench:
 
     def config(self, sb: Sandbox) -> dict[str, t.Any]:
         return {
-            "store_hash": STORE_HASH,
-            "access_token": TOKEN,
+            "store_hash": sb.store_hash,
+            "access_token": sb.access_token,
             "api_url": sb.api_url,
             "quota_reserve": 0,
             **self.settings,
@@ -358,16 +411,168 @@ class Bench:
         self.memo[key] = (runs[0], runs[1])
         return self.memo[key]
 
+    def store_sandboxes(self, sc: Scenario) -> list[Sandbox]:
+        """`sc.stores` stores served by one sandbox server, the same data in each, warmed."""
+        names = (sc.stream, *sc.also)
+        sizes = {"products": 1, "customers": 1, "orders": 1, **dict.fromkeys(names, sc.records)}
+        hashes = [f"store{i}" for i in range(1, sc.stores + 1)]
+        # Each store its own `Store` (the same seed and sizes: the same records), token,
+        # quota and request log; the first one's server answers for all.
+        primary = Sandbox(
+            Store(seed=1, **sizes, cache_bytes=None), store_hash=hashes[0], access_token=TOKEN
+        ).start()
+        self.sandboxes[("stores", sc.records)] = primary
+        stores = [primary] + [
+            primary.add_store(h, f"{TOKEN}-{i}", Store(seed=1, **sizes, cache_bytes=None))
+            for i, h in enumerate(hashes[1:], start=2)
+        ]
+        started = time.perf_counter()
+        for name in names:
+            params = self.tap_params(primary, name)
+            includes = [x for x in str(params.get("include", "")).split(",") if x]
+            whole = params.get("consignment_structure") == "object"
+            for sb in stores:
+                sb.store.warm(name, includes, object_structure=whole)
+        print(
+            f"  (sandbox: {len(stores)} stores of {sc.records:,} {', '.join(names)} rendered "
+            f"in {time.perf_counter() - started:.1f} s)",
+            file=sys.stderr,
+        )
+        return stores
+
+    def stores_config(self, stores: t.Sequence[Sandbox]) -> dict[str, t.Any]:
+        """The settings of one run over `stores` (the `stores` setting)."""
+        entries = [
+            {"store_hash": sb.store_hash, "access_token": sb.access_token, "api_url": sb.api_url}
+            for sb in stores
+        ]
+        return {"stores": entries, "quota_reserve": 0, **self.settings}
+
+    def default_children(self, sb: Sandbox, parents: t.Sequence[str]) -> tuple[str, ...]:
+        """The child streams of `parents` that a discovered catalog selects by default."""
+        from tap_bigcommerce.tap import TapBigCommerce
+
+        tap = TapBigCommerce(config=self.config(sb), parse_env_config=False)
+        return tuple(
+            name
+            for name, stream in tap.streams.items()
+            if stream.parent_stream_type is not None
+            and stream.parent_stream_type.name in parents
+            and stream.selected_by_default
+        )
+
+    def run_stores(self, sc: Scenario) -> StoresRuns:
+        """The tap on each store in turn, then one run over all stores, then over fewer."""
+        stores = self.store_sandboxes(sc)
+        names = (sc.stream, *sc.also)
+        children = self.default_children(stores[0], names)
+        catalog = self.catalog(stores[0], sc.stream, (*sc.also, *children))
+        result = StoresRuns(streams=(*names, *children), hashes=[sb.store_hash for sb in stores])
+
+        def timed(runner: str, config: dict[str, t.Any], these: list[Sandbox]) -> Run:
+            path = self.write_json("config.json", config)
+            for sb in these:
+                sb.set_quota(sc.quota, window_ms=sc.window_ms)  # a fresh window for each run
+            window_start = time.time()
+            command = [*tap_command(), "--config", str(path), "--catalog", str(catalog)]
+            run = measure(runner, command, these, self.workdir, by_store=True)
+            run.window_start = window_start
+            if sc.quota:
+                for sb in these:
+                    log = sb.requests  # this run's, until the next one resets it
+                    if log:
+                        first, last = min(r.at for r in log), max(r.at for r in log)
+                        windows = windows_between(first, last, window_start, sc.window_ms)
+                        allowed = sum(1 for r in log if r.status != 429)
+                        used = allowed / (windows * sc.quota)
+                        label = "alone" if runner == "serial" else f"{len(these)} in one run"
+                        result.quota_used.setdefault(label, []).append(used)
+            return run
+
+        # The baseline: what a scheduler running one store after another would take.
+        for sb in stores:
+            result.serial.append(timed("serial", self.config(sb), [sb]))
+        # All stores first, right after the baseline; then the growth from one store up.
+        counts = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k < sc.stores} | {sc.stores})
+        for k in [sc.stores, *counts[:-1]]:
+            result.fleet[k] = timed("tap", self.stores_config(stores[:k]), stores[:k])
+        for sb in stores:
+            sb.set_quota(None)
+        return result
+
     def close(self) -> None:
         for sb in self.sandboxes.values():
             sb.stop()
 
 
+@dataclass
+class StoresRuns:
+    """The runs of the `stores` scenario."""
+
+    streams: tuple[str, ...]
+    hashes: list[str]
+    #: The tap on each store alone, one after another (the baseline), in store order.
+    serial: list[Run] = field(default_factory=list)
+    #: One run over the first k stores, by k.
+    fleet: dict[int, Run] = field(default_factory=dict)
+    #: Share of its quota each store used (windows from its first to its last request), by
+    #: run: "alone" (the baseline), "k in one run".
+    quota_used: dict[str, list[float]] = field(default_factory=dict)
+
+    def baseline(self) -> Run:
+        """The serial runs as one: times, requests, 429s and records summed; peak the highest."""
+        runs = self.serial
+        return Run(
+            runner="serial",
+            records=sum(r.records for r in runs),
+            wall_s=sum(r.wall_s for r in runs),
+            cpu_s=sum(r.cpu_s for r in runs),
+            span_s=max(r.last_at for r in runs) - min(r.first_at for r in runs),
+            requests=sum(r.requests for r in runs),
+            throttled=sum(r.throttled for r in runs),
+            peak_mb=max(r.peak_mb for r in runs),
+            returncode=max((r.returncode for r in runs), key=abs),
+            allowed=sum(r.allowed for r in runs),
+        )
+
+    def own_counts(self) -> dict[str, collections.Counter[str]]:
+        """Records by stream of each store in its own run (those that name that store)."""
+        return {
+            h: run.by_store.get(h, collections.Counter())
+            for h, run in zip(self.hashes, self.serial, strict=True)
+        }
+
+    def mismatches(self, k: int) -> list[str]:
+        """Where the run over k stores wrote other records than the stores' own runs."""
+        own = self.own_counts()
+        lines = [
+            f"{h}'s own run: {sum(c.values()):,} records of store_hash {other}"
+            for h, run in zip(self.hashes, self.serial, strict=True)
+            for other, c in run.by_store.items()
+            if other != h
+        ]
+        got = self.fleet[k].by_store
+        expected = self.hashes[:k]
+        lines += [f"{h}: records of a store not in the run" for h in got if h not in expected]
+        lines += [f"{h}: its own run wrote no record" for h in expected if not own[h]]
+        for h in expected:
+            theirs, mine = got.get(h, collections.Counter()), own[h]
+            for stream in sorted(set(theirs) | set(mine)):
+                if theirs[stream] != mine[stream]:
+                    lines.append(f"{h} {stream}: {theirs[stream]:,} (own run {mine[stream]:,})")
+        return lines
+
+
 def windows_touched(run: Run, window_ms: int) -> int:
     """Quota windows from the one of the first request to the one of the last, inclusive."""
+    return windows_between(run.first_at, run.last_at, run.window_start, window_ms)
+
+
+def windows_between(first_at: float, last_at: float, window_start: float, window_ms: int) -> int:
+    """Windows (the first starting at `window_start`) from `first_at`'s to `last_at`'s."""
     w = window_ms / 1000
-    first = math.floor((run.first_at - run.window_start) / w)
-    return math.floor((run.last_at - run.window_start) / w) - first + 1
+    first = math.floor((first_at - window_start) / w)
+    return math.floor((last_at - window_start) / w) - first + 1
 
 
 HEADER = (
@@ -387,6 +592,61 @@ def row(title: str, run: Run) -> str:
 
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
+
+
+def stores_report(sc: Scenario, result: StoresRuns, startup: float) -> tuple[list[str], list[str]]:
+    """Rows (the run over all stores, the baseline) and notes of the `stores` scenario."""
+    title = f"{sc.name}: {sc.title}"
+    k = sc.stores
+    whole, serial = result.fleet[k], result.baseline()
+    rows = [row(title, whole), row("", serial)]
+    top = (sc.stream, *sc.also)
+    children = result.streams[len(top) :]
+    notes = [
+        f"{title}: {', '.join(top)} with their default children ({', '.join(children)}); "
+        f"tap: one run over the {k} stores (`stores`), serial: the tap on each store in turn "
+        "(the row sums the runs)",
+        f"  wall s {k} stores in one run / one after another: {whole.wall_s:.2f} / "
+        f"{serial.wall_s:.2f} = {ratio(whole.wall_s, serial.wall_s)} (target: at most 0.33x)",
+        f"  past start-up (less {startup:.2f} s a run): {whole.wall_s - startup:.2f} / "
+        f"{serial.wall_s - k * startup:.2f} = "
+        f"{ratio(whole.wall_s - startup, serial.wall_s - k * startup)}",
+        f"  429s: {whole.throttled} over all {k} stores in one run (target: 0); "
+        f"{serial.throttled} in the runs one after another",
+    ]
+    if sc.quota:
+        shares = [f"{label} {min(u):.0%}-{max(u):.0%}" for label, u in result.quota_used.items()]
+        notes.append(
+            f"  quota used by each store (its own {sc.quota}/{sc.window_ms / 1000:g} s; allowed "
+            f"requests / (its windows x quota)): {', '.join(shares)}"
+        )
+    one = result.fleet[1].wall_s
+    notes += [
+        "  wall time by the number of stores in one run (the run of 1 is a single-store run):",
+        f"    {'stores':>6} {'wall s':>7} {'vs 1':>6} {'requests':>8} {'429s':>5} {'records':>8}"
+        "  records as each store's own run",
+    ]
+    for n, run in sorted(result.fleet.items()):
+        wrong = result.mismatches(n)
+        same = "yes" if not wrong and run.returncode == 0 else "NO: " + "; ".join(wrong[:3])
+        notes.append(
+            f"    {n:>6} {run.wall_s:>7.2f} {ratio(run.wall_s, one):>6} {run.requests:>8,} "
+            f"{run.throttled:>5} {run.records:>8,}  {same}"
+        )
+    own = result.own_counts()
+    got = whole.by_store
+    cells = [
+        f"{h} {sum(got.get(h, collections.Counter()).values()):,}/{sum(own[h].values()):,}"
+        for h in result.hashes
+    ]
+    wrong = result.mismatches(k)
+    notes.append(
+        f"  records by store_hash, {k} stores in one run / the store's own run"
+        + (" (equal stream by stream):" if not wrong else ": DIFFERENT")
+    )
+    notes += ["    " + "  ".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
+    notes += [f"    {line}" for line in wrong]
+    return rows, notes
 
 
 def tap_fingerprint() -> str:
@@ -439,6 +699,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"running {name} ...", file=sys.stderr, flush=True)
                 memory_runs: list[tuple[Scenario, Run]] = []
                 for sc in chosen[name]:
+                    if sc.stores > 1:
+                        rows, more = stores_report(sc, bench.run_stores(sc), startup["tap"])
+                        table += rows
+                        notes += more
+                        continue
                     tap, bare = bench.run(sc)
                     title = f"{sc.name}: {sc.title}"
                     table += [row(title, tap), row("", bare)]

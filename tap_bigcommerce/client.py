@@ -93,10 +93,16 @@ class QuotaPacer:
         sleep: t.Callable[[float], None] = time.sleep,
         *,
         max_in_flight: int = 8,
+        shared: threading.Semaphore | None = None,
     ) -> None:
-        """Create a pacer that leaves the fraction `reserve` of each window to other apps."""
+        """Create a pacer that leaves the fraction `reserve` of each window to other apps.
+
+        `shared`: the slots of a run over many stores, one per request in flight in total;
+        each request holds one of its store's and one of these.
+        """
         self.reserve = reserve
         self.max_in_flight = max_in_flight
+        self._shared = shared
         self._sleep = sleep
         self._lock = threading.Condition()
         self._left: int | None = None
@@ -140,13 +146,19 @@ class QuotaPacer:
                     continue
                 if self._left is None or self._left - self._in_flight > self._reserved():
                     self._in_flight += 1
-                    return
+                    break
                 wait = max(self._reset_at - now, 0.0) + 0.01
                 # Sleep outside the lock would let others race; a Condition wait releases it.
                 self._lock.wait(timeout=wait)
+        if self._shared is not None:
+            # Taken after the store's own slot, never while holding its lock: other stores
+            # wait only on requests actually under way.
+            self._shared.acquire()
 
     def release(self, headers: t.Mapping[str, str] | None) -> None:
         """Record a finished request and what its response said about the quota."""
+        if self._shared is not None:
+            self._shared.release()
         with self._lock:
             self._in_flight = max(self._in_flight - 1, 0)
             if headers is not None:

@@ -14,6 +14,7 @@ share one timestamp (a bulk import), walks that timestamp by id before moving pa
 from __future__ import annotations
 
 import base64
+import contextvars
 import datetime as dt
 import threading
 import typing as t
@@ -831,7 +832,11 @@ class _Arrivals:
                 # On its own thread, so this page is handed over at once.
                 second = left[1]
                 self._ties[second] = self._pool.submit(
-                    self.keyset.fetch_second, second, TIE_PAGES_AHEAD, self._is_abandoned
+                    contextvars.copy_context().run,
+                    self.keyset.fetch_second,
+                    second,
+                    TIE_PAGES_AHEAD,
+                    self._is_abandoned,
                 )
         return page
 

@@ -6,6 +6,7 @@ import datetime as dt
 import typing as t
 from functools import cached_property
 
+import msgspec
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
@@ -31,6 +32,33 @@ class LeanRecordsMixin(Stream):
     #: its own, after the last record of a read that covered the whole table.
     emit_activate_version_messages = False
     _unknown_seen: frozenset[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        """Every key starts with `store_hash`: two stores' ids never meet in one table.
+
+        A declaration names the key within one store (`["id"]`); the store comes first here,
+        for one store as for many, so adding a store later needs no migration.
+        """
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("primary_keys")
+        if isinstance(declared, list) and declared[:1] != ["store_hash"]:
+            cls.primary_keys = ["store_hash", *declared]  # type: ignore[assignment]
+
+    @cached_property
+    def store_hash(self) -> str:
+        """The store this stream reads: its tap's one store."""
+        return str(getattr(self._tap, "store").store_hash)  # noqa: B009 - ours, not the SDK's
+
+    def add_store_hash(self, record: dict) -> dict:
+        """`record` with the store it came from (the tap's own store)."""
+        store_hash = self.store_hash
+        if type(record) is RawRecord:
+            # Written as the API sent it: the field goes in front of the JSON object.
+            body = bytes(record.raw)
+            head = b'{"store_hash":' + msgspec.json.encode(store_hash)
+            record.raw = msgspec.Raw(head + (b"," + body[1:] if body[1:].strip() != b"}" else b"}"))
+        record["store_hash"] = store_hash
+        return record
 
     @cached_property
     def _convert(self) -> t.Callable[[t.Any], t.Any]:

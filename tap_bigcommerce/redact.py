@@ -27,10 +27,17 @@ def install_redaction(config: t.Mapping[str, t.Any]) -> None:
     """Remember the secrets in `config` and scrub them from all log records from now on."""
     global _installed
     # Very short values would mask innocent text; a real key is 30+ characters.
+    stores = config.get("stores")
+    entries = (
+        [config, *(e for e in stores if isinstance(e, dict))]
+        if isinstance(stores, list)
+        else [config]
+    )
     _secrets.update(
-        str(config[name])
+        str(entry[name])
+        for entry in entries
         for name in SECRET_SETTINGS
-        if config.get(name) and len(str(config[name])) >= 4
+        if entry.get(name) and len(str(entry[name])) >= 4
     )
     if _installed:
         return

@@ -15,6 +15,15 @@ def schema_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas"
 
 
+#: The field every record carries first: the store it came from (`stores.py`).
+STORE_HASH_PROPERTY = {
+    "type": "string",
+    "description": "The store the record comes from: its hash in the API path.",
+}
+
+
 def load_schema(name: str) -> dict:
-    """The JSON Schema of stream `name`."""
-    return json.loads((schema_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    """The JSON Schema of stream `name`, with `store_hash` first (every key starts with it)."""
+    schema = json.loads((schema_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    schema["properties"] = {"store_hash": STORE_HASH_PROPERTY, **schema["properties"]}
+    return schema

@@ -134,22 +134,27 @@ class BigCommerceStream(LeanRecordsMixin):
 
     @property
     def partitions(self) -> list[dict] | None:
-        """One context per row of the listing the stream is read for (`EachRow`), else none.
+        """The store's context, one per row of the listing read for (`EachRow`, `EachOf`).
 
-        Listed once per run, from the API, whether or not a row changed: a row listed for
+        Every bookmark sits in a state partition of its store (`{"store_hash": ...}`), so
+        one store's bookmark never moves another's when many stores share the state. Rows
+        are listed once per run, from the API, whether or not one changed: a row listed for
         the first time has no bookmark and is read from `start_date` (or whole). Without
         the scope, no partition and one warning.
         """
+        store = {"store_hash": self.store_hash}
         each = getattr(self.replication, "each", None)
         if each is None:
-            return super().partitions
+            return [store]
         if isinstance(each, EachOf):
-            return each.contexts()  # fixed: no request
+            return [{**store, **row} for row in each.contexts()]  # fixed: no request
         if self._each_rows is None:
             self._each_rows = self._list_each_rows(each.listing, each.key)
-        return [dict(row) for row in self._each_rows]
+        return [{**store, **row} for row in self._each_rows]
 
     _each_rows: list[dict] | None = None
+    #: The partition being read (its store, and its row for `EachRow` / `EachOf`).
+    _context: Context | None = None
 
     def _list_each_rows(self, listing: str, key: str) -> list[dict]:
         flavour = self.flavour_type(path=listing, resource=self.name)
@@ -271,16 +276,17 @@ class BigCommerceStream(LeanRecordsMixin):
         unless it is one of the main streams (`strict_scope`).
         """
         each = getattr(self.replication, "each", None)
-        if each is not None and not context:
+        if each is not None and (not context or set(context) == {"store_hash"}):
             return  # no rows to read for (or the scope is missing: warned already)
+        self._context = context
         lower = self.get_starting_timestamp(context)
         self.progress.reset()
         self._passing = self._new_pass_through() if self._may_pass_through() else None
-        whole = self._reads_whole()
+        whole = self._reads_whole(context)
         # The records (and the child rows, which the children write in batches from one
         # stream object each) carry the version that the messages after the last one
-        # activate; a partial read's carry none.
-        version = time.time_ns() // 1_000_000 if whole else None
+        # activate; a partial read's carry none. It is the run's, shared by every store.
+        version = getattr(self._tap, "run_version") if whole else None  # noqa: B009
         self._stream_version = version
         for child in self.child_streams:
             child._stream_version = version
@@ -330,7 +336,7 @@ class BigCommerceStream(LeanRecordsMixin):
             # The listing of this store answered a moment ago: the row, not the store, is gone.
             self.logger.info("%s: %s is gone (HTTP 404); nothing to read", self.name, context)
 
-    def _reads_whole(self) -> bool:
+    def _reads_whole(self, context: Context | None) -> bool:
         """Whether this run reads the whole table, so that it may activate a new version.
 
         Every run of a stream read whole does; an incremental stream's run does when it has
@@ -343,7 +349,7 @@ class BigCommerceStream(LeanRecordsMixin):
             # One table, many bookmarks (a price list's records): a partition read from
             # scratch is not the whole table, and an activation would mark the others' rows.
             return False
-        if self.get_context_state(None).get("replication_key_value") is not None:
+        if self.get_context_state(context).get("replication_key_value") is not None:
             return False  # from a bookmark: only what changed since
         if not self.config.get("start_date"):
             return True
@@ -380,7 +386,9 @@ class BigCommerceStream(LeanRecordsMixin):
                     "%s: skipped for %s, the API account lacks the '%s' scope (HTTP 403); "
                     "grant it read-only to read them, or deselect the stream",
                     self.name,
-                    ", ".join(f"{k} '{v}'" for k, v in (context or {}).items()),
+                    ", ".join(
+                        f"{k} '{v}'" for k, v in (context or {}).items() if k != "store_hash"
+                    ),
                     scope,
                 )
             return
@@ -400,8 +408,9 @@ class BigCommerceStream(LeanRecordsMixin):
     def _prepare(self, record: dict, *, last: bool) -> dict:
         if type(record) is RawRecord:
             self._sent_as_is += 1
-            return record  # already what the schema promises; no children read from it
-        converted = t.cast("dict", self._convert(record))
+            # Already what the schema promises; no children read from it.
+            return self.add_store_hash(record)
+        converted = self.add_store_hash(t.cast("dict", self._convert(record)))
         self._prepared += 1
         if self.child_batches.feeding:
             # The SDK writes STATE after every STATE_MSG_FREQUENCY-th record: every child row
@@ -431,13 +440,14 @@ class BigCommerceStream(LeanRecordsMixin):
 
     def _count_since_bookmark(self) -> int | None:
         """For progress lines: how many records the run reads, where pages do not say."""
-        return count_records(self, self.get_starting_timestamp(None), None)
+        return count_records(self, self.get_starting_timestamp(self._context), None)
 
     def _new_pass_through(self) -> PassThrough:
         # What paging reads (`id`, `date_modified`) and what the SDK reads, which a catalog
         # may set otherwise (key properties, replication key).
         wanted = ("id", "date_modified", *(self.primary_keys or ()), self.replication_key)
-        known = self.schema.get("properties") or {}
+        # `store_hash` is not in the API's JSON: `add_store_hash` puts it in.
+        known = {k for k in self.schema.get("properties") or {} if k != "store_hash"}
         keys = tuple(key for key in dict.fromkeys(wanted) if key and key in known)
         return PassThrough(self.schema, keys, self.name)
 
@@ -493,7 +503,7 @@ class ChildStream(LeanRecordsMixin):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The rows the parent handed over."""
         for row in self._parent.take_child_rows(self.name):
-            yield self._convert(row)
+            yield self.add_store_hash(self._convert(row))
 
     def _write_state_message(self) -> None:
         """STATE, unless a sibling's rows of the batch being handed over are still to come.

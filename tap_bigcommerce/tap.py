@@ -10,6 +10,8 @@ import ipaddress
 import os
 import re
 import sys
+import threading
+import time
 import typing as t
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -25,10 +27,21 @@ from tap_bigcommerce.client import (
     StoreConnection,
 )
 from tap_bigcommerce.errors import BigCommerceError, ConfigError, ScopeError
+from tap_bigcommerce.fleet import Fleet
 from tap_bigcommerce.output import StateFlushingWriter
 from tap_bigcommerce.redact import install_redaction
+from tap_bigcommerce.stores import (
+    adopt_unnamed_bookmarks,
+    parse_stores_text,
+    store_connections,
+    store_entry_errors,
+    unnamed_bookmarks,
+)
 from tap_bigcommerce.stream_base import BigCommerceStream
 from tap_bigcommerce.streams import STREAM_TYPES
+
+if t.TYPE_CHECKING:
+    from singer_sdk.singerlib import Catalog
 
 STORE_HASH = re.compile(r"^[a-z0-9]{1,32}$")
 DEFAULT_API_URL = "https://api.bigcommerce.com"
@@ -37,11 +50,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "store_hash",
         th.StringType,
-        required=True,
         title="Store hash",
         description=(
             "The store's short id from the API path "
-            "(`https://api.bigcommerce.com/stores/{store_hash}/v3/`), e.g. `abc123`."
+            "(`https://api.bigcommerce.com/stores/{store_hash}/v3/`), e.g. `abc123`. "
+            "Required, unless `stores` names the stores."
         ),
     ),
     th.Property(
@@ -59,6 +72,41 @@ CONFIG_SCHEMA = th.PropertiesList(
         secret=True,
         title="API key (synonym)",
         description="Another name for `access_token`, as the control panel calls it.",
+    ),
+    th.Property(
+        "stores",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("store_hash", th.StringType, required=True),
+                th.Property("access_token", th.StringType, secret=True),
+                th.Property("api_key", th.StringType, secret=True),
+                th.Property("api_url", th.StringType),
+            )
+        ),
+        secret=True,  # the entries hold tokens
+        title="Stores",
+        description=(
+            "Many stores in one run, instead of `store_hash` and `access_token`: a list of "
+            '`{"store_hash": ..., "access_token": ...}` (`api_url` optional), read side by '
+            "side into the same tables. JSON text in `TAP_BIGCOMMERCE_STORES`."
+        ),
+    ),
+    th.Property(
+        "max_stores_in_parallel",
+        th.IntegerType,
+        default=8,
+        title="Max stores in parallel",
+        description="Stores read at once (1 to 64) when `stores` names many.",
+    ),
+    th.Property(
+        "max_requests_in_flight_total",
+        th.IntegerType,
+        default=32,
+        title="Max requests in flight, all stores",
+        description=(
+            "Requests under way at once over all stores (1 to 256); each store also keeps "
+            "to its own `max_requests_in_flight` and quota."
+        ),
     ),
     th.Property(
         "start_date",
@@ -151,6 +199,34 @@ CONFIG_SCHEMA = th.PropertiesList(
 
 def validate_settings(config: t.Mapping[str, t.Any]) -> list[str]:
     """Return one readable line per bad setting; never echo a secret's value."""
+    if config.get("stores") is not None:
+        errors = store_entry_errors(config, _store_errors)
+        errors.extend(_check_api_url(config.get("api_url", DEFAULT_API_URL)))
+    else:
+        errors = _store_errors(config)
+    errors.extend(_check_number(config, "page_size", 1, 250, integer=True))
+    errors.extend(_check_number(config, "request_timeout", 0.001, 3600))
+    errors.extend(_check_number(config, "max_retries", 0, 100, integer=True))
+    errors.extend(_check_number(config, "retry_backoff_base", 0, 3600))
+    errors.extend(_check_number(config, "retry_backoff_max", 0, 3600))
+    errors.extend(_check_number(config, "quota_reserve", 0, 0.9))
+    errors.extend(_check_number(config, "max_requests_in_flight", 1, 16, integer=True))
+    errors.extend(_check_number(config, "max_stores_in_parallel", 1, 64, integer=True))
+    errors.extend(_check_number(config, "max_requests_in_flight_total", 1, 256, integer=True))
+    start = config.get("start_date")
+    if start is not None:
+        try:
+            dt.datetime.fromisoformat(str(start))
+        except ValueError:
+            errors.append(
+                f"start_date must be an ISO-8601 date or time such as 2024-01-31T00:00:00Z "
+                f"(got {str(start)[:40]!r})"
+            )
+    return errors
+
+
+def _store_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """The problems with one store's settings: its hash, its token, its API URL."""
     errors: list[str] = []
     store_hash = config.get("store_hash")
     if not store_hash:
@@ -171,23 +247,8 @@ def validate_settings(config: t.Mapping[str, t.Any]) -> list[str]:
             "access_token must be the key exactly as the control panel shows it: no spaces, "
             "line breaks or non-ASCII characters"
         )
-    errors.extend(_check_api_url(config.get("api_url", DEFAULT_API_URL)))
-    errors.extend(_check_number(config, "page_size", 1, 250, integer=True))
-    errors.extend(_check_number(config, "request_timeout", 0.001, 3600))
-    errors.extend(_check_number(config, "max_retries", 0, 100, integer=True))
-    errors.extend(_check_number(config, "retry_backoff_base", 0, 3600))
-    errors.extend(_check_number(config, "retry_backoff_max", 0, 3600))
-    errors.extend(_check_number(config, "quota_reserve", 0, 0.9))
-    errors.extend(_check_number(config, "max_requests_in_flight", 1, 16, integer=True))
-    start = config.get("start_date")
-    if start is not None:
-        try:
-            dt.datetime.fromisoformat(str(start))
-        except ValueError:
-            errors.append(
-                f"start_date must be an ISO-8601 date or time such as 2024-01-31T00:00:00Z "
-                f"(got {str(start)[:40]!r})"
-            )
+    if "api_url" in config:
+        errors.extend(_check_api_url(config["api_url"]))
     return errors
 
 
@@ -201,6 +262,8 @@ NUMBER_SETTINGS = {
     "page_size": int,
     "max_retries": int,
     "max_requests_in_flight": int,
+    "max_stores_in_parallel": int,
+    "max_requests_in_flight_total": int,
     "request_timeout": float,
     "retry_backoff_base": float,
     "retry_backoff_max": float,
@@ -216,6 +279,7 @@ def _coerce_numbers(config: dict[str, t.Any]) -> None:
     """
     if config.get("start_date") in ("", None):
         config.pop("start_date", None)
+    parse_stores_text(config)
     for name, kind in NUMBER_SETTINGS.items():
         value = config.get(name)
         if isinstance(value, str):
@@ -282,23 +346,43 @@ class TapBigCommerce(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Our own checks first: their messages say what to fix and never echo the key,
         # unlike generic JSON Schema messages.
-        install_redaction(self.config)
         _coerce_numbers(self._config)
+        install_redaction(self.config)
         errors = validate_settings(self.config)
         if errors and raise_errors:
             # Not the SDK's ConfigValidationError: `main` prints ours as plain lines.
             raise ConfigError("\n".join(errors))
         return errors or super()._validate_config(raise_errors=raise_errors)
 
+    #: The slots of a run over many stores (`fleet.py`): requests in flight in total.
+    shared_slots: threading.Semaphore | None = None
+
+    @cached_property
+    def store_list(self) -> list[StoreConnection]:
+        """Every store the settings name (one, or those of `stores`), in order."""
+        return store_connections(self.config, DEFAULT_API_URL)
+
+    @property
+    def many_stores(self) -> bool:
+        """Whether the run reads several stores, each by a tap of its own (`fleet.py`)."""
+        return len(self.store_list) > 1
+
     @cached_property
     def store(self) -> StoreConnection:
-        """The store this tap reads, from the settings."""
-        token = self.config.get("access_token") or self.config.get("api_key") or ""
-        return StoreConnection(
-            store_hash=self.config.get("store_hash", ""),
-            access_token=token,
-            api_url=self.config.get("api_url", DEFAULT_API_URL),
-        )
+        """The store this tap reads (with many stores, each has a tap of its own)."""
+        if self.many_stores:
+            raise RuntimeError("a run over many stores reads each with a tap of its own")
+        return self.store_list[0]
+
+    @cached_property
+    def run_version(self) -> int:
+        """The version of every table this run reads whole, the same in every store."""
+        return time.time_ns() // 1_000_000
+
+    @property
+    def input_catalog(self) -> Catalog | None:
+        """The catalog given with `--catalog` (or by Meltano), if any."""
+        return self._input_catalog
 
     @cached_property
     def client(self) -> BigCommerceClient:
@@ -315,6 +399,7 @@ class TapBigCommerce(Tap):
             pacer=QuotaPacer(
                 reserve=float(self.config.get("quota_reserve", 0.2)),
                 max_in_flight=int(self.config.get("max_requests_in_flight", 8)),
+                shared=self.shared_slots,
             ),
             logger=self.logger,
         )
@@ -327,8 +412,12 @@ class TapBigCommerce(Tap):
         """One `limit=1` request per stream on its own endpoint, with its own scope.
 
         `/v2/store` and `/v2/time` would need a scope a least-privilege key lacks.
-        Raises a `BigCommerceError` naming what to fix.
+        Raises a `BigCommerceError` naming what to fix. With many stores, every store is
+        checked; one that fails is a warning (its sync will fail alone), all failing an error.
         """
+        if self.many_stores:
+            Fleet(self).check()
+            return
         for stream in self.streams.values():
             if isinstance(stream, BigCommerceStream):
                 try:
@@ -342,6 +431,32 @@ class TapBigCommerce(Tap):
                         stream.scope,
                     )
         self.logger.info("Connected to store '%s'", self.store.store_hash)
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Load the state; bookmarks from before stores were named are the one store's."""
+        super().load_state(state)
+        if not self.many_stores:
+            moved = adopt_unnamed_bookmarks(self.state, self.store.store_hash)
+            if moved:
+                self.logger.info(
+                    "Bookmarks of %s from an earlier version are now store '%s''s",
+                    ", ".join(moved),
+                    self.store.store_hash,
+                )
+        elif unnamed := unnamed_bookmarks(self.state):
+            self.logger.warning(
+                "The state holds bookmarks of no named store (%s), from a run of one store by "
+                "an earlier version: with many stores they belong to none, and those streams "
+                "are read from start_date. Run once with that store alone to keep them.",
+                ", ".join(unnamed),
+            )
+
+    def sync_all(self) -> None:  # type: ignore[misc] # final in the SDK; the base is called
+        """Sync every selected stream; with many stores, every store's, side by side."""
+        if self.many_stores:
+            Fleet(self).sync()
+        else:
+            super().sync_all()
 
     def run_discovery(self) -> str:
         """Check the connection, then print the catalog."""

@@ -40,6 +40,28 @@ def _clean_env() -> dict[str, str]:
     }
 
 
+def store_bookmark(
+    state: dict | None, stream: str, store_hash: str = STORE_HASH, **context: t.Any
+) -> dict:
+    """The state partition of `stream` for one store (and one row: `price_list_id=...`)."""
+    wanted = {"store_hash": store_hash, **context}
+    stream_state = ((state or {}).get("bookmarks") or {}).get(stream) or {}
+    for partition in stream_state.get("partitions") or []:
+        if partition.get("context") == wanted:
+            return partition
+    return {}
+
+
+def store_bookmarks(state: dict | None, store_hash: str = STORE_HASH) -> dict[str, dict]:
+    """Each stream's state partition for one store (streams with one bookmark a store)."""
+    found = {}
+    for stream, stream_state in ((state or {}).get("bookmarks") or {}).items():
+        for partition in (stream_state or {}).get("partitions") or []:
+            if partition.get("context") == {"store_hash": store_hash}:
+                found[stream] = partition
+    return found
+
+
 def sandbox_config(api_url: str, **overrides: t.Any) -> dict[str, t.Any]:
     """Settings for the sandbox store at `api_url`."""
     return {

@@ -10,7 +10,7 @@ import pytest
 from tap_bigcommerce.sandbox import Sandbox, Store, records
 from tap_bigcommerce.sandbox.records import LINE_ITEM_CAP
 from tap_bigcommerce.subresources import order_rows
-from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config
+from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config, store_bookmark
 
 CHILDREN = {
     "product_variants": ("products", "product_id"),
@@ -199,7 +199,7 @@ def test_state_never_covers_a_parent_whose_children_are_not_written():
         sb.faults.clear()
         rerun = run_tap(config, catalog=catalog, state=failed.final_state)
     assert failed.returncode != 0 and rerun.returncode == 0
-    assert failed.final_state["bookmarks"]["customers"]["replication_key_value"]
+    assert store_bookmark(failed.final_state, "customers")["replication_key_value"]
     delivered = {
         row["customer_id"]
         for row in failed.records("customer_addresses") + rerun.records("customer_addresses")

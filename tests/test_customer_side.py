@@ -24,6 +24,7 @@ from tests.taprun import (
     discovered_with,
     run_tap,
     sandbox_config,
+    store_bookmark,
 )
 
 WHOLE = ("order_statuses", "customer_groups", "customer_attributes")
@@ -63,11 +64,11 @@ def sync(sb: Sandbox, catalog: dict, state: dict | None = None, **settings: t.An
 
 
 def as_written(stream: str, row: dict) -> dict:
-    """A sandbox row as the tap writes it: v2 dates in ISO-8601, UTC."""
+    """A sandbox row as the tap writes it: v2 dates in ISO-8601, UTC, and its store."""
     if stream == "customer_groups":
         for name in ("date_created", "date_modified"):
             row[name] = email.utils.parsedate_to_datetime(row[name]).isoformat()
-    return row
+    return {**row, "store_hash": STORE_HASH}
 
 
 def plain(record: dict) -> dict:
@@ -80,8 +81,7 @@ def ids(run: TapRun, stream: str) -> list[int]:
 
 
 def bookmark(run: TapRun, stream: str) -> str | None:
-    marks = (run.final_state or {}).get("bookmarks", {}).get(stream) or {}
-    return marks.get("replication_key_value")
+    return store_bookmark(run.final_state, stream).get("replication_key_value")
 
 
 def activations(run: TapRun) -> set[str]:
@@ -107,7 +107,7 @@ def test_full_sync_writes_every_row_exactly_and_closes_the_tables_read_whole(cat
         dates = [stamp(r[field]) for r in run.records(stream)]
         assert dates == sorted(dates), f"{stream}: not in {field} order"
         assert bookmark(run, stream) == max(r[field] for r in run.records(stream))
-    assert (run.final_state or {})["bookmarks"]["refunds"]["replication_key"] == "created"
+    assert store_bookmark(run.final_state, "refunds")["replication_key"] == "created"
     # No bookmark and no start_date: every table was read whole, and each ends with
     # ACTIVATE_VERSION after its last record (from STATE, only the tables read whole do).
     assert activations(run) == set(NEW)
@@ -180,7 +180,7 @@ def test_rows_created_or_touched_during_a_sync_are_read_by_this_run_or_the_next(
             dates = [stamp(r[field]) for r in run.records(stream)]
             assert dates == sorted(dates), stream
             if incoming is not None:
-                floor = stamp(incoming["bookmarks"][stream]["replication_key_value"])
+                floor = stamp(store_bookmark(incoming, stream)["replication_key_value"])
                 assert all(d >= floor for d in dates), f"{stream}: below its bookmark"
         got = {r["id"]: r for run in (first, second) for r in run.records(stream)}
         assert set(got) == set(store.rest.ids(stream)), f"{stream}: a row never written"

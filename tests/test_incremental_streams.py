@@ -80,9 +80,12 @@ def bookmarks(state: dict | None) -> dict[t.Any, str]:
     out: dict[t.Any, str] = {}
     for stream, mark in ((state or {}).get("bookmarks") or {}).items():
         for part in mark.get("partitions") or []:
-            out[(stream, part["context"]["price_list_id"])] = part["replication_key_value"]
-        if mark.get("replication_key_value"):
-            out[stream] = mark["replication_key_value"]
+            context = dict(part["context"])
+            assert context.pop("store_hash") == STORE_HASH, part
+            if "price_list_id" in context:
+                out[(stream, context["price_list_id"])] = part["replication_key_value"]
+            elif part.get("replication_key_value"):
+                out[stream] = part["replication_key_value"]
     return out
 
 

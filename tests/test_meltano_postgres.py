@@ -4,6 +4,8 @@ Runs the real Meltano project (`meltano.yml`, environment `sandbox`) against a s
 started in this process and the PostgreSQL server on 127.0.0.1:5432, twice: a first run loads
 everything, then records change in the store and a second run resumes from Meltano's state and
 upserts the changes. The module's fixture does both runs once; the tests check what they left.
+Every row carries the store's `store_hash`, every table's key starts with it, and every bookmark
+sits in a state partition of that store (`{"context": {"store_hash": ...}, ...}`).
 Then (fixture `refreshed`, used by the last tests only) records and sub-resources are deleted,
 `meltano run --full-refresh` with start_date unset marks exactly those rows deleted, and a
 fourth, ordinary run marks nothing more.
@@ -40,7 +42,8 @@ from tap_bigcommerce.replication import ReadWhole
 from tap_bigcommerce.sandbox import RequestInfo, Sandbox, Store, records
 from tap_bigcommerce.sandbox.rest import RESOURCES
 from tap_bigcommerce.streams import STREAM_TYPES
-from tests.taprun import STORE_HASH, TOKEN
+from tap_bigcommerce.tap import TapBigCommerce
+from tests.taprun import STORE_HASH, TOKEN, store_bookmark
 from tests.test_children import CHILDREN
 
 pytestmark = pytest.mark.e2e
@@ -184,7 +187,7 @@ class Loaded:
     second_requests: list[RequestInfo] = field(default_factory=list)
     first_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # rows, distinct ids
     first_expected: dict[str, int] = field(default_factory=dict)  # store counts then
-    bookmarks: dict[str, dict] = field(default_factory=dict)  # Meltano state after run 1
+    state: dict = field(default_factory=dict)  # Meltano's Singer state after run 1
     newest: dict[str, int] = field(default_factory=dict)  # newest date_modified before changes
     at_bookmark: dict[str, set[int]] = field(default_factory=dict)
     changed: dict[str, set[int]] = field(default_factory=dict)
@@ -249,7 +252,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
             got = meltano(env, "state", "get", state_id)
             assert got.returncode == 0, tail(got)
             state = json.loads(got.stdout.strip().splitlines()[-1])
-            result.bookmarks = state["singer_state"]["bookmarks"]
+            result.state = state["singer_state"]
             for stream in STREAMS:
                 moments = {rid: store.state(stream, rid)[1] for rid in store.ids(stream)}
                 result.newest[stream] = newest = max(moments.values())
@@ -293,7 +296,12 @@ def test_first_run_loads_every_record(loaded: Loaded):
 
 def test_meltano_state_holds_the_newest_date_modified(loaded: Loaded):
     for stream in STREAMS:
-        mark = loaded.bookmarks[stream]
+        stream_state = loaded.state["bookmarks"][stream]
+        # One bookmark, in the store's partition: none outside it, none of another store.
+        contexts = [p["context"] for p in stream_state["partitions"]]
+        assert contexts == [{"store_hash": STORE_HASH}], stream_state
+        assert "replication_key_value" not in stream_state, stream_state
+        mark = store_bookmark(loaded.state, stream, STORE_HASH)
         assert mark["replication_key"] == "date_modified", mark
         moment = dt.datetime.fromisoformat(mark["replication_key_value"])
         assert moment.timestamp() == loaded.newest[stream], (stream, mark)
@@ -346,6 +354,54 @@ def test_tables_hold_the_current_versions_without_duplicates(loaded: Loaded):
     for oid in loaded.changed["orders"]:
         (status_id,) = query(pg, f'SELECT status_id FROM "{schema}".orders WHERE id = %s', oid)[0]
         assert status_id == store.record("orders", oid)["status_id"], oid
+
+
+def declared_keys() -> dict[str, list[str]]:
+    """Each stream's key as the tap declares it (`store_hash` first)."""
+    tap = TapBigCommerce(
+        config={"store_hash": STORE_HASH, "access_token": TOKEN, "api_url": "http://127.0.0.1:9"},
+        parse_env_config=False,
+    )
+    return {name: list(stream.primary_keys or []) for name, stream in tap.streams.items()}
+
+
+def primary_keys(pg: psycopg.Connection, schema: str) -> dict[str, list[str]]:
+    """Each table's primary key constraint, its columns in their order."""
+    rows = query(
+        pg,
+        "SELECT tc.table_name, kcu.column_name FROM information_schema.table_constraints tc "
+        "JOIN information_schema.key_column_usage kcu "
+        "ON kcu.constraint_schema = tc.constraint_schema "
+        "AND kcu.constraint_name = tc.constraint_name "
+        "WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = %s "
+        "ORDER BY tc.table_name, kcu.ordinal_position",
+        schema,
+    )
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    return found
+
+
+def test_every_table_is_keyed_by_store_and_holds_only_the_sandboxs_rows(loaded: Loaded):
+    pg, schema = loaded.pg, loaded.schema
+    tables = [
+        name
+        for (name,) in query(
+            pg,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            schema,
+        )
+    ]
+    declared, keys = declared_keys(), primary_keys(pg, schema)
+    assert set(STREAMS) <= set(tables) <= set(declared), sorted(tables)
+    for table in tables:
+        assert declared[table][0] == "store_hash", (table, declared[table])
+        # target-postgres makes the stream's key the table's primary key (the upsert's key),
+        # its columns in the table's order.
+        assert sorted(keys.get(table, [])) == sorted(declared[table]), (table, keys.get(table))
+        stores = query(pg, f'SELECT store_hash, count(*) FROM "{schema}"."{table}" GROUP BY 1')
+        assert [s for s, _ in stores] == [STORE_HASH], (table, stores)
 
 
 def test_money_is_numeric_and_exact(loaded: Loaded):

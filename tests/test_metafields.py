@@ -135,7 +135,9 @@ def test_full_sync_then_a_quiet_run_then_one_touched_metafield(catalog):
             assert record["resource_id"] in owners[record["resource_type"]], record
         assert_sorted_and_state_true(first)
         partitions = first.final_state["bookmarks"][STREAM]["partitions"]
-        assert [p["context"] for p in partitions] == [{"resource_type": k} for k in TYPES]
+        assert [p["context"] for p in partitions] == [
+            {"store_hash": STORE_HASH, "resource_type": k} for k in TYPES
+        ]
         marks = bookmarks(first.final_state)
         assert set(marks) == set(TYPES)
 

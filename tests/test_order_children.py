@@ -99,7 +99,7 @@ def test_a_full_sync_gives_exactly_the_sandboxs_rows_with_their_order_id(synced,
     assert _keys(written) == _keys(truth)
     assert all(isinstance(row["order_id"], int) for row in written)
     keys = {m["stream"]: m["key_properties"] for m in run.messages if m["type"] == "SCHEMA"}
-    assert keys[stream] == ["id", "order_id"]
+    assert keys[stream] == ["store_hash", "id", "order_id"]
 
 
 def test_each_per_order_endpoint_is_asked_once_for_each_order_that_has_rows(synced):

@@ -16,7 +16,7 @@ from tap_bigcommerce.readers.children import ChildBatches
 from tap_bigcommerce.readers.per_parent import PerParentReader
 from tap_bigcommerce.replication import PerParent
 from tap_bigcommerce.sandbox import Sandbox, Store, api
-from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config, select_only
+from tests.taprun import STORE_HASH, TOKEN, run_tap, sandbox_config, select_only, store_bookmark
 from tests.test_tap import most_at_once
 
 #: Product reviews, as `streams.py` declares them.
@@ -247,7 +247,15 @@ def test_a_full_sync_gives_exactly_the_sandboxs_reviews_and_bulk_pricing_rules(s
         for m in run.messages
         if m["type"] == "SCHEMA" and m["stream"].startswith("product_")
     }
-    assert keys["product_reviews"] == keys["product_bulk_pricing_rules"] == ["id", "product_id"]
+    assert (
+        keys["product_reviews"]
+        == keys["product_bulk_pricing_rules"]
+        == [
+            "store_hash",
+            "id",
+            "product_id",
+        ]
+    )
 
 
 def test_reviews_are_asked_for_once_a_page_only_for_products_that_have_some(synced):
@@ -304,7 +312,7 @@ def test_review_rows_come_before_the_state_that_covers_their_product():
                 behind = [pid for pid in covered if rows[pid] != counts[pid]]
                 assert not behind, f"STATE covers products whose reviews are not out: {behind[:5]}"
         assert states >= 2
-    assert failed.final_state["bookmarks"]["products"]["replication_key_value"]
+    assert store_bookmark(failed.final_state, "products")["replication_key_value"]
     delivered = {r["product_id"] for r in failed.records("product_reviews")}
     delivered |= {r["product_id"] for r in rerun.records("product_reviews")}
     assert {pid for pid, n in counts.items() if n} - delivered == set()

@@ -104,18 +104,23 @@ def test_settings_are_the_taps(definition, about):
         assert setting.get("value") == prop.get("default"), (name, "value")
         assert bool(setting.get("sensitive")) == bool(prop.get("secret")), (name, "sensitive")
     secrets = {s["name"] for s in definition["settings"] if s.get("sensitive")}
-    assert secrets == {"access_token", "api_key"}
+    assert secrets == {"access_token", "api_key", "stores"}
 
 
 def test_every_settings_group_holds_the_required_settings(definition, about):
     names = {s["name"] for s in definition["settings"]}
-    required = set(about["settings"]["required"])
+    required = set(about["settings"].get("required") or [])
     groups = definition["settings_group_validation"]
     assert groups
     for group in groups:
         assert required <= set(group) <= names, group
-    # Either key name works, and one of them is needed.
-    assert {g for group in groups for g in group} - required == {"access_token", "api_key"}
+    # Either key name works, and one of them is needed; or a list of stores.
+    assert {g for group in groups for g in group} - required == {
+        "store_hash",
+        "access_token",
+        "api_key",
+        "stores",
+    }
 
 
 def test_default_selection_is_every_stream_selected_by_default(definition):

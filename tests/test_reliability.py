@@ -28,6 +28,8 @@ from tests.taprun import (
     run_tap,
     sandbox_config,
     select_only,
+    store_bookmark,
+    store_bookmarks,
 )
 
 PARENTS = ("customers", "orders", "products")
@@ -118,7 +120,7 @@ def assert_state_covers_emitted(run: TapRun, incoming: dict | None = None) -> No
     """Property 4: no bookmark ever runs ahead of the records written before it."""
     before = {
         name: moment(b["replication_key_value"])
-        for name, b in ((incoming or {}).get("bookmarks") or {}).items()
+        for name, b in store_bookmarks(incoming).items()
         if b.get("replication_key_value")
     }
     newest: dict[str, dt.datetime] = {}
@@ -128,7 +130,7 @@ def assert_state_covers_emitted(run: TapRun, incoming: dict | None = None) -> No
             when = moment(message["record"]["date_modified"])
             newest[stream] = max(when, newest.get(stream, when))
         elif message["type"] == "STATE":
-            for stream, bookmark in (message["value"].get("bookmarks") or {}).items():
+            for stream, bookmark in store_bookmarks(message["value"]).items():
                 value = bookmark.get("replication_key_value")
                 if value is None:
                     continue
@@ -208,7 +210,7 @@ def test_store_changing_during_sync_loses_nothing(catalog, plateau, size, page_s
         # Everything already below the bookmark the first run wrote is complete and current:
         # the next run starts at that bookmark and will never look below it again.
         for stream in PARENTS:
-            bookmark = seconds(first.final_state["bookmarks"][stream]["replication_key_value"])
+            bookmark = seconds(store_bookmark(first.final_state, stream)["replication_key_value"])
             below = {rid for rid in store.ids(stream) if store.state(stream, rid)[1] < bookmark}
             latest = latest_emitted([first], stream)
             lost = [
@@ -289,7 +291,7 @@ def test_crash_at_any_point_then_rerun_from_last_state_loses_nothing(catalog):
     for stream in PARENTS:
         assert_latest_versions(store, runs, stream)
     # The last run resumed products in the middle, at the bookmark, rather than from the start.
-    resumed_at = ((incoming[-1] or {}).get("bookmarks") or {}).get("products", {})
+    resumed_at = store_bookmark(incoming[-1], "products")
     assert resumed_at.get("replication_key_value"), "no products bookmark before the crash"
     mark = seconds(resumed_at["replication_key_value"])
     rest = {rid for rid in store.ids("products") if store.state("products", rid)[1] >= mark}

@@ -16,7 +16,15 @@ from tap_bigcommerce.sandbox import Sandbox, Store
 from tap_bigcommerce.stream_base import BigCommerceStream
 from tap_bigcommerce.streams import STREAM_TYPES
 from tap_bigcommerce.transform import to_iso
-from tests.taprun import STORE_HASH, TOKEN, discovered_with, run_tap, sandbox_config, select_only
+from tests.taprun import (
+    STORE_HASH,
+    TOKEN,
+    discovered_with,
+    run_tap,
+    sandbox_config,
+    select_only,
+    store_bookmark,
+)
 
 PARENTS = ("products", "customers", "orders")
 #: The main streams and the children that ride on their responses (no request of their own).
@@ -359,7 +367,7 @@ def test_incremental_run_reads_only_changes_and_the_bookmark(sandbox, store):
     for stream, chosen in touched.items():
         got = set(ids(second.records(stream)))
         assert set(chosen) <= got, stream
-        bookmark = state["bookmarks"][stream]["replication_key_value"]
+        bookmark = store_bookmark(state, stream)["replication_key_value"]
         at_bookmark = {r["id"] for r in first.records(stream) if r["date_modified"] == bookmark}
         # Only the changed records and those sharing the old bookmark's second come again.
         assert got <= set(chosen) | at_bookmark, stream
@@ -388,7 +396,7 @@ def test_a_run_with_a_few_changes_costs_one_request_a_stream(sandbox, store):
 
 def test_record_equal_to_bookmark_is_not_lost(sandbox, store):
     first = run_tap(sandbox_config(sandbox.api_url))
-    bookmark = first.final_state["bookmarks"]["orders"]["replication_key_value"]
+    bookmark = store_bookmark(first.final_state, "orders")["replication_key_value"]
     # Another order changes within the same second as the bookmark, after the first run.
     when = int(dt.datetime.fromisoformat(bookmark).timestamp())
     other = next(i for i in store.ids("orders") if i not in ids(first.records("orders"))[-3:])
@@ -409,7 +417,7 @@ def test_start_date_limits_the_first_run(sandbox, store):
 def test_state_is_standard_sdk_state(sandbox):
     run = run_tap(sandbox_config(sandbox.api_url))
     for stream in PARENTS:
-        bookmark = run.final_state["bookmarks"][stream]
+        bookmark = store_bookmark(run.final_state, stream)
         assert bookmark["replication_key"] == "date_modified"
         newest = max(r["date_modified"] for r in run.records(stream))
         assert bookmark["replication_key_value"] == newest

@@ -136,6 +136,34 @@ class Sandbox:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        #: The most requests being answered at one moment for all stores of this server.
+        self.server_peak_in_flight = 0
+        self._server_active = 0
+        #: Every store served on this port, by hash (`add_store`); this one among them.
+        self.stores: dict[str, Sandbox] = {store_hash: self}
+        self._primary: Sandbox | None = None
+
+    def add_store(
+        self, store_hash: str, access_token: str, store: Store | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> Sandbox:  # fmt: skip
+        """Serve another store on this port: its own hash, token, data, scopes and quota.
+
+        Returns its own sandbox object (knobs, faults, request log), which is never started:
+        this one's server answers for it (`/stores/{store_hash}/...`).
+        """
+        if store_hash in self.stores:
+            raise ValueError(f"store {store_hash!r} is served already")
+        other = Sandbox(store, store_hash=store_hash, access_token=access_token, scopes=scopes,
+                        host=self.host, latency_ms=self.latency_ms)  # fmt: skip
+        other._primary = self
+        self.stores[store_hash] = other
+        return other
+
+    def serving(self, raw_path: str) -> Sandbox:
+        """The sandbox of the store a request's path names (this one if it names none)."""
+        m = _STORE_PATH.match(urlsplit(raw_path).path)
+        return self.stores.get(m.group(1), self) if m else self
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -176,7 +204,7 @@ class Sandbox:
     @property
     def api_url(self) -> str:
         """``http://127.0.0.1:PORT``; the tap appends ``/stores/{store_hash}/v3/...``."""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.host}:{(self._primary or self).port}"
 
     @property
     def base_url(self) -> str:
@@ -432,8 +460,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
 
     def _serve(self, method: str) -> None:
-        sb = self.sandbox
-        resp, fault = sb.resolve(method, self.path, self.headers)
+        server, sb = self.sandbox, self.sandbox.serving(self.path)
+        with server._log_lock:
+            server._server_active += 1
+            server.server_peak_in_flight = max(server.server_peak_in_flight, server._server_active)
+        try:
+            resp, fault = sb.resolve(method, self.path, self.headers)
+        finally:
+            with server._log_lock:
+                server._server_active -= 1
         parts = urlsplit(self.path)
         sb._record(RequestInfo(method, parts.path, dict(parse_qsl(parts.query, True)),
                                resp.status, time.time(), dict(resp.headers)))  # fmt: skip

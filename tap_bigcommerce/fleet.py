@@ -1,0 +1,177 @@
+"""A run over many stores: each store read by a tap of its own, side by side, one output.
+
+Every store gets its own `TapBigCommerce` (its own client and quota pacer: quotas are per
+store) running in a thread, at most `max_stores_in_parallel` at once, every request of all
+of them within `max_requests_in_flight_total`. Their messages meet in one `Fleet`, which
+writes them as one valid Singer stream:
+
+- SCHEMA once per stream; RECORDs as they come (one stream's records from many stores
+  interleave);
+- STATE: the store's partitions put into the shared state, which is written whole; each
+  store's part in it covers only what that store has written;
+- ACTIVATE_VERSION of a stream only once every store has read it whole (each says so with
+  its own message, all with the run's one version), since a target applies it to the whole
+  table, every store's rows: a store that failed, was skipped or read only what changed
+  would otherwise have its rows marked deleted.
+
+A store that fails does not stop the others; the run ends with one line per failed store.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage, StateMessage
+from singer_sdk.singerlib.encoding.base import GenericSingerWriter
+
+from tap_bigcommerce.errors import BigCommerceError
+from tap_bigcommerce.redact import redact
+from tap_bigcommerce.store_context import working_for
+from tap_bigcommerce.stores import merge_store_state, state_of_store
+
+if t.TYPE_CHECKING:
+    from singer_sdk.singerlib.encoding.simple import Message
+
+    from tap_bigcommerce.client import StoreConnection
+    from tap_bigcommerce.tap import TapBigCommerce
+
+
+class StoresFailedError(BigCommerceError):
+    """Some stores could not be read; the others were, and their state is written."""
+
+
+class _StoreWriter(GenericSingerWriter):  # type: ignore[type-arg]
+    """What one store's tap writes, handed to the fleet."""
+
+    def __init__(self, fleet: Fleet, store_hash: str) -> None:
+        self.fleet = fleet
+        self.store_hash = store_hash
+
+    def serialize_message(self, message: Message) -> str:  # pragma: no cover - never asked
+        raise NotImplementedError
+
+    def write_message(self, message: Message) -> None:
+        self.fleet.take(self.store_hash, message)
+
+
+def failure_line(exc: BaseException) -> str:
+    """What went wrong, in one line: the tap's own message, or the error's type and text."""
+    text = str(exc) if isinstance(exc, BigCommerceError) else f"{type(exc).__name__}: {exc}"
+    return redact(" ".join(text.split()) or type(exc).__name__)
+
+
+class Fleet:
+    """The stores of one run, read side by side into one Singer output."""
+
+    def __init__(self, tap: TapBigCommerce) -> None:
+        """Read the stores of `tap`'s settings; `tap` writes the output and holds the state."""
+        self.tap = tap
+        self.stores = tap.store_list
+        config = tap.config
+        self.parallel = int(config.get("max_stores_in_parallel", 8))
+        self.slots = threading.BoundedSemaphore(int(config.get("max_requests_in_flight_total", 32)))
+        self._lock = threading.RLock()
+        self._schemas: set[str] = set()
+        self._activated: dict[str, set[str]] = {}
+        self.failures: dict[str, str] = {}
+
+    def store_tap(self, store: StoreConnection, *, state: dict | None) -> TapBigCommerce:
+        """A tap for one store: the run's settings, with that store's connection."""
+        settings = {k: v for k, v in self.tap.config.items() if k != "stores"}
+        settings.update(
+            store_hash=store.store_hash, access_token=store.access_token, api_url=store.api_url
+        )
+        settings.pop("api_key", None)
+        one = type(self.tap)(
+            config=settings,
+            catalog=self.tap.input_catalog,
+            state=state,
+            parse_env_config=False,
+            message_writer=_StoreWriter(self, store.store_hash),
+        )
+        one.run_version = self.tap.run_version
+        one.shared_slots = self.slots
+        return one
+
+    # -------------------------------------------------------------- the output
+
+    def take(self, store_hash: str, message: Message) -> None:
+        """Write one store's message, as its kind requires (see the module's docstring)."""
+        with self._lock:
+            if isinstance(message, StateMessage):
+                merge_store_state(self.tap.state, store_hash, message.value)
+                self.tap.write_message(StateMessage(value=self.tap.state))
+            elif isinstance(message, SchemaMessage):
+                if message.stream not in self._schemas:
+                    self._schemas.add(message.stream)
+                    self.tap.write_message(message)
+            elif isinstance(message, ActivateVersionMessage):
+                stores = self._activated.setdefault(message.stream, set())
+                stores.add(store_hash)
+                if len(stores) == len(self.stores):
+                    self.tap.write_message(message)
+                    with working_for(None):  # about every store, not the last one's
+                        self.tap.logger.info(
+                            "%s: every store was read whole: rows no store still has are "
+                            "marked deleted",
+                            message.stream,
+                        )
+            else:
+                self.tap.write_message(message)
+
+    # -------------------------------------------------------------- the run
+
+    def sync(self) -> None:
+        """Read every store; raise `StoresFailedError` at the end if any failed."""
+        self.tap.logger.info(
+            "Reading %d stores, %d at a time",
+            len(self.stores),
+            min(self.parallel, len(self.stores)),
+        )
+        self.each(self._sync_one, log_failures=True)
+        with self._lock:
+            self.tap.write_message(StateMessage(value=self.tap.state))
+        self._raise_failures("could not be read; the other stores were read and their state kept")
+
+    def check(self) -> None:
+        """The connection check of discovery, for every store; fails only if none connects."""
+        self.each(lambda store: self.store_tap(store, state=None).check_connection())
+        if len(self.failures) == len(self.stores):
+            self._raise_failures("could not be reached")
+        for store_hash, line in self.failures.items():
+            self.tap.logger.warning("store '%s' failed the connection check: %s", store_hash, line)
+        self.failures.clear()
+
+    def each(
+        self, work: t.Callable[[StoreConnection], None], *, log_failures: bool = False
+    ) -> None:
+        """`work(store)` for every store, `max_stores_in_parallel` at once; failures noted."""
+
+        def one(store: StoreConnection) -> None:
+            try:
+                with working_for(store.store_hash):
+                    work(store)
+            except Exception as exc:  # one store's failure is reported, the others go on
+                line = failure_line(exc)
+                self.failures[store.store_hash] = line
+                if log_failures:  # as it happens; the run's last lines repeat it
+                    self.tap.logger.error("store '%s' failed: %s", store.store_hash, line)
+
+        with ThreadPoolExecutor(self.parallel, thread_name_prefix="store") as pool:
+            for done in as_completed([pool.submit(one, store) for store in self.stores]):
+                done.result()
+
+    def _sync_one(self, store: StoreConnection) -> None:
+        one = self.store_tap(store, state=state_of_store(self.tap.state, store.store_hash))
+        one.sync_all()
+
+    def _raise_failures(self, what: str) -> None:
+        if not self.failures:
+            return
+        lines = [f"store '{h}': {line}" for h, line in self.failures.items()]
+        count = len(self.failures)
+        raise StoresFailedError(
+            "\n".join([f"{count} of {len(self.stores)} stores {what}:", *lines])
+        )

@@ -1,0 +1,347 @@
+"""Many stores in one run, over real HTTP against one sandbox server serving several stores.
+
+Each store has its own hash, token, data and quota. These tests check the records (every one
+carries its `store_hash`; each store's ids exactly), the state (a partition per store), the
+output (valid Singer: one SCHEMA a stream, ACTIVATE_VERSION only when every store was read
+whole), failures (one bad store does not stop the others), resume after SIGKILL, the bounds
+on stores and requests at once, and the settings.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import json
+import typing as t
+
+import pytest
+
+from tap_bigcommerce.sandbox.server import Sandbox
+from tap_bigcommerce.sandbox.store import Store
+from tests.taprun import (
+    FAST,
+    STORE_HASH,
+    TOKEN,
+    TapProcess,
+    TapRun,
+    discovered_with,
+    run_tap,
+    store_bookmark,
+)
+
+#: The three stores: hash, token, seed. The first is the one other tests use.
+STORES = [
+    (STORE_HASH, TOKEN, 1),
+    ("def456", "token-of-def456-7c1e", 2),
+    ("ghi789", "t-ghi-93ab55", 3),
+]
+PARENTS = ("products", "customers", "orders")
+#: What the tests read: the three main streams with their children, and tables read whole.
+SELECTED = (
+    *PARENTS,
+    "product_variants",
+    "customer_addresses",
+    "order_products",
+    "brands",
+    "coupons",
+)
+WHOLE = ("brands", "coupons")
+
+
+def new_store(seed: int) -> Store:
+    # Different sizes, so that the stores differ, and ids from 1 in each, so that they overlap.
+    return Store(seed=seed, products=20 + 7 * seed, customers=12 + 3 * seed, orders=15 + 4 * seed)
+
+
+@contextlib.contextmanager
+def serving(count: int = 3) -> t.Iterator[list[Sandbox]]:
+    """One sandbox server; the list holds each store's own sandbox, in `STORES` order."""
+    (first_hash, first_token, first_seed), *others = STORES[:count]
+    with Sandbox(new_store(first_seed), store_hash=first_hash, access_token=first_token) as sb:
+        rest = [sb.add_store(h, token, new_store(seed)) for h, token, seed in others]
+        yield [sb, *rest]
+
+
+def stores_config(sandboxes: list[Sandbox], **overrides: t.Any) -> dict[str, t.Any]:
+    entries = [{"store_hash": s.store_hash, "access_token": s.access_token} for s in sandboxes]
+    return {"stores": entries, "api_url": sandboxes[0].api_url, **FAST, **overrides}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> dict:
+    with serving(1) as (sb,):
+        return discovered_with(sb.api_url, SELECTED)
+
+
+def by_store(run: TapRun, stream: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = collections.defaultdict(list)
+    for record in run.records(stream):
+        found[record["store_hash"]].append(record["id"])
+    return dict(found)
+
+
+def activations(run: TapRun) -> collections.Counter[str]:
+    return collections.Counter(m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION")
+
+
+# ---------------------------------------------------------------------------- one run, three stores
+
+
+@pytest.fixture(scope="module")
+def three(catalog) -> t.Iterator[tuple[list[Sandbox], TapRun]]:
+    with serving(3) as sandboxes:
+        for sb in sandboxes:
+            sb.latency_ms = 5  # so that the stores' requests overlap
+        run = run_tap(stores_config(sandboxes, page_size=10), catalog=catalog)
+        yield sandboxes, run
+
+
+def test_every_store_is_read_exactly_into_the_same_streams(three):
+    sandboxes, run = three
+    assert run.returncode == 0, run.stderr
+    for stream in (*PARENTS, *WHOLE):
+        got = by_store(run, stream)
+        for sb in sandboxes:
+            wanted = sb.store.ids(stream) if stream in PARENTS else sb.store.rest.ids(stream)
+            assert sorted(set(got[sb.store_hash])) == sorted(wanted), (stream, sb.store_hash)
+    # The same ids in several stores: the key must tell them apart.
+    first, second = (set(by_store(run, "products")[sb.store_hash]) for sb in sandboxes[:2])
+    assert first & second
+
+
+def test_every_record_carries_its_store_and_every_key_starts_with_it(three):
+    sandboxes, run = three
+    hashes = {sb.store_hash for sb in sandboxes}
+    schemas = [m for m in run.messages if m["type"] == "SCHEMA"]
+    # One SCHEMA per stream, whichever store reached it first.
+    assert len(schemas) == len({m["stream"] for m in schemas}) == len(SELECTED)
+    for schema in schemas:
+        assert schema["key_properties"][0] == "store_hash", schema["stream"]
+        assert schema["schema"]["properties"]["store_hash"]["type"] == "string"
+    records = [m for m in run.messages if m["type"] == "RECORD"]
+    assert {m["stream"] for m in records} == set(SELECTED)
+    assert all(m["record"]["store_hash"] in hashes for m in records)
+    for stream in SELECTED:
+        keys = next(m["key_properties"] for m in schemas if m["stream"] == stream)
+        rows = [tuple(m["record"][k] for k in keys) for m in records if m["stream"] == stream]
+        assert len(set(rows)) == len(rows), f"{stream}: two records share a key"
+
+
+def test_state_holds_a_bookmark_per_store(three):
+    sandboxes, run = three
+    for stream in PARENTS:
+        partitions = run.final_state["bookmarks"][stream]["partitions"]
+        assert sorted(p["context"]["store_hash"] for p in partitions) == sorted(
+            sb.store_hash for sb in sandboxes
+        )
+        for sb in sandboxes:
+            newest = max(
+                r["date_modified"] for r in run.records(stream) if r["store_hash"] == sb.store_hash
+            )
+            assert (
+                store_bookmark(run.final_state, stream, sb.store_hash)["replication_key_value"]
+                == newest
+            ), (stream, sb.store_hash)
+
+
+def test_state_never_covers_a_record_not_yet_written(three):
+    _, run = three
+    newest: dict[tuple[str, str], str] = {}
+    for message in run.messages:
+        if message["type"] == "RECORD" and message["stream"] in PARENTS:
+            key = (message["stream"], message["record"]["store_hash"])
+            newest[key] = max(newest.get(key, ""), message["record"]["date_modified"])
+        elif message["type"] == "STATE":
+            for stream in PARENTS:
+                stream_state = message["value"].get("bookmarks", {}).get(stream) or {}
+                for part in stream_state.get("partitions") or []:
+                    mark = part.get("replication_key_value")
+                    store = part["context"]["store_hash"]
+                    assert mark is None or mark <= newest.get((stream, store), ""), part
+
+
+def test_stores_are_read_side_by_side_and_their_records_interleave(three):
+    sandboxes, run = three
+    order = [m["record"]["store_hash"] for m in run.messages if m["type"] == "RECORD"]
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
+    assert switches > 2 * len(sandboxes), switches
+    assert sandboxes[0].server_peak_in_flight > 1
+    # Log lines say which store they are about.
+    for sb in sandboxes:
+        assert f"[{sb.store_hash}]" in run.stderr
+
+
+def test_a_table_read_whole_is_activated_once_after_every_stores_last_record(three):
+    _, run = three
+    # No bookmark and no start_date: every stream was read whole in every store.
+    assert activations(run) == collections.Counter(SELECTED)
+    for stream in SELECTED:
+        mine = [m for m in run.messages if m.get("stream") == stream and m["type"] != "SCHEMA"]
+        versions = {m["version"] for m in mine}
+        assert len(versions) == 1, stream  # one version shared by every store's records
+        assert mine[-1]["type"] == "ACTIVATE_VERSION", stream
+
+
+def test_no_store_token_is_ever_printed(three):
+    sandboxes, run = three
+    for sb in sandboxes:
+        assert sb.access_token not in run.stdout + run.stderr
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+def test_one_bad_token_among_three_stores_fails_only_that_store(catalog):
+    with serving(3) as sandboxes:
+        good, bad = [sandboxes[0], sandboxes[2]], sandboxes[1]
+        config = stores_config(sandboxes)
+        bad.access_token = "a-token-the-store-no-longer-takes"
+        run = run_tap(config, catalog=catalog, env={"TAP_BIGCOMMERCE_LOGLEVEL": "DEBUG"})
+    assert run.returncode != 0
+    errors = [
+        line for line in run.stderr.splitlines() if line.startswith("tap-bigcommerce: error:")
+    ]
+    assert any("1 of 3 stores" in line for line in errors), errors
+    (named,) = [line for line in errors if "store '" in line]
+    assert f"store '{bad.store_hash}'" in named and "401" in named, named
+    for sb in good:  # the others are complete, their state written
+        for stream in PARENTS:
+            assert sorted(set(by_store(run, stream)[sb.store_hash])) == sb.store.ids(stream)
+            assert store_bookmark(run.final_state, stream, sb.store_hash)["replication_key_value"]
+    assert bad.store_hash not in by_store(run, "products")
+    assert store_bookmark(run.final_state, "products", bad.store_hash) == {}
+    # A table one store could not read is not activated: that store's rows would be marked.
+    assert activations(run) == collections.Counter()
+    for secret in (*(s["access_token"] for s in config["stores"]), bad.access_token):
+        assert secret not in run.stdout + run.stderr
+
+
+def test_a_store_added_later_marks_no_other_stores_rows(catalog):
+    with serving(3) as sandboxes:
+        first = run_tap(stores_config(sandboxes[:2]), catalog=catalog)
+        assert first.returncode == 0, first.stderr
+        second = run_tap(stores_config(sandboxes), catalog=catalog, state=first.final_state)
+    assert second.returncode == 0, second.stderr
+    newcomer = sandboxes[2]
+    # The new store is read from scratch, the others from their bookmarks ...
+    assert sorted(set(by_store(second, "products")[newcomer.store_hash])) == newcomer.store.ids(
+        "products"
+    )
+    for stream in PARENTS:
+        assert store_bookmark(second.final_state, stream, newcomer.store_hash)
+        for sb in sandboxes[:2]:
+            marks = (store_bookmark(r.final_state, stream, sb.store_hash) for r in (first, second))
+            old, new = (m.get("replication_key_value") for m in marks)
+            assert old == new, (stream, sb.store_hash)
+    # ... so no incremental stream is activated (the others' rows would be marked deleted);
+    # the tables read whole were read whole in every store.
+    assert activations(second) == collections.Counter(WHOLE)
+
+
+# ---------------------------------------------------------------------------- resume, bounds
+
+
+def test_resume_after_sigkill_loses_nothing_in_any_store(catalog):
+    with serving(3) as sandboxes:
+        for sb in sandboxes:
+            sb.latency_ms = 20
+        config = stores_config(sandboxes, page_size=5)
+        tap = TapProcess(config, "--catalog", _write(catalog))
+        try:
+            wrote = tap.wait_for(lambda ms: sum(m["type"] == "STATE" for m in ms) >= 6)
+        finally:
+            killed = tap.kill()
+        assert wrote, killed.stderr
+        for sb in sandboxes:
+            sb.latency_ms = 0
+        rerun = run_tap(config, catalog=catalog, state=killed.final_state)
+    assert rerun.returncode == 0, rerun.stderr
+    for sb in sandboxes:
+        for stream in PARENTS:
+            got = set(by_store(killed, stream).get(sb.store_hash, []))
+            got |= set(by_store(rerun, stream).get(sb.store_hash, []))
+            assert sorted(got) == sb.store.ids(stream), (stream, sb.store_hash)
+
+
+def test_stores_at_once_and_requests_in_flight_are_bounded(catalog):
+    with serving(3) as sandboxes:
+        for sb in sandboxes:
+            sb.latency_ms = 10
+        one_at_a_time = run_tap(stores_config(sandboxes, max_stores_in_parallel=1), catalog=catalog)
+        sandboxes[0].server_peak_in_flight = 0
+        two_requests = run_tap(
+            stores_config(sandboxes, max_requests_in_flight_total=2), catalog=catalog
+        )
+        peak = sandboxes[0].server_peak_in_flight
+    assert one_at_a_time.returncode == 0 and two_requests.returncode == 0
+    # One store at a time: every store's records come in one run of lines.
+    order = [m["record"]["store_hash"] for m in one_at_a_time.messages if m["type"] == "RECORD"]
+    runs = [h for i, h in enumerate(order) if i == 0 or order[i - 1] != h]
+    assert runs == [sb.store_hash for sb in sandboxes], runs
+    assert peak <= 2
+    assert by_store(two_requests, "products").keys() == {sb.store_hash for sb in sandboxes}
+
+
+def _write(catalog: dict) -> str:
+    import tempfile
+
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
+    with handle:
+        json.dump(catalog, handle)
+    return handle.name
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    ("stores", "extra", "says"),
+    [
+        ([], {}, "stores is an empty list"),
+        (None, {"store_hash": "abc123"}, "stores and store_hash are both set"),
+        ([{"store_hash": "def456"}], {}, "stores entry 1 (store_hash 'def456'): access_token"),
+        (
+            [{"store_hash": "abc123", "access_token": "x" * 20}] * 2,
+            {},
+            "stores entry 2 (store_hash 'abc123'): the store_hash is listed twice",
+        ),
+        ([{"store_hash": "stores/abc", "access_token": "y" * 20}], {}, "stores entry 1"),
+        ("not json", {}, "stores must be a list of objects"),
+        ([{"store_hash": "abc123", "token": "z" * 20}], {}, "unknown settings 'token'"),
+    ],
+)
+def test_bad_stores_settings_stop_before_any_request(stores, extra, says):
+    with serving(1) as (sb,):
+        entries = [{"store_hash": "abc123", "access_token": TOKEN}] if stores is None else stores
+        config = {"stores": entries, "api_url": sb.api_url, **extra}
+        run = run_tap(config)
+        asked = len(sb.requests)
+    assert run.returncode != 0
+    assert says in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+    assert asked == 0
+    for secret in (TOKEN, "x" * 20, "y" * 20, "z" * 20):
+        assert secret not in run.stderr
+
+
+def test_stores_come_from_one_json_environment_variable(catalog):
+    with serving(2) as sandboxes:
+        entries = [{"store_hash": s.store_hash, "access_token": s.access_token} for s in sandboxes]
+        env = {"TAP_BIGCOMMERCE_STORES": json.dumps(entries), "TAP_BIGCOMMERCE_API_URL": ""}
+        env["TAP_BIGCOMMERCE_API_URL"] = sandboxes[0].api_url
+        run = run_tap({**FAST}, "--config", "ENV", catalog=catalog, env=env)
+    assert run.returncode == 0, run.stderr
+    assert by_store(run, "customers").keys() == {s.store_hash for s in sandboxes}
+    for sb in sandboxes:
+        assert sb.access_token not in run.stdout + run.stderr
+
+
+def test_discovery_checks_every_store_and_warns_of_one_that_fails():
+    with serving(3) as sandboxes:
+        config = stores_config(sandboxes)
+        sandboxes[2].access_token = "no-longer-valid-token"
+        run = run_tap(config, "--discover")
+    assert run.returncode == 0, run.stderr
+    assert "store 'ghi789' failed the connection check" in run.stderr
+    assert {s["tap_stream_id"] for s in json.loads(run.stdout)["streams"]} >= set(SELECTED)
