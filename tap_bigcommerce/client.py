@@ -26,6 +26,7 @@ from tap_bigcommerce.errors import (
     ConfigError,
     RequestRejectedError,
     RetriesExhaustedError,
+    RunStopped,
     ScopeError,
     StoreNotFoundError,
     UnreachableError,
@@ -90,7 +91,6 @@ class QuotaPacer:
     def __init__(
         self,
         reserve: float = 0.0,
-        sleep: t.Callable[[float], None] = time.sleep,
         *,
         max_in_flight: int = 8,
         shared: threading.Semaphore | None = None,
@@ -103,7 +103,8 @@ class QuotaPacer:
         self.reserve = reserve
         self.max_in_flight = max_in_flight
         self._shared = shared
-        self._sleep = sleep
+        # Set when the run ends: waits for a slot or for the reset end at once.
+        self._stopped = threading.Event()
         self._lock = threading.Condition()
         self._left: int | None = None
         self._quota: int | None = None
@@ -135,6 +136,9 @@ class QuotaPacer:
         """Block until a request may start without eating into the reserve."""
         with self._lock:
             while True:
+                if self._stopped.is_set():  # the caller sees the run end; it releases the slot
+                    self._in_flight += 1
+                    break
                 now = time.monotonic()
                 if self._left is not None and now >= self._reset_at:
                     # The window has rolled over: the quota is whole again.
@@ -190,7 +194,13 @@ class QuotaPacer:
         with self._lock:
             self._left = 0
             self._reset_at = max(self._reset_at, time.monotonic() + seconds)
-        self._sleep(seconds)
+        self._stopped.wait(seconds)
+
+    def stop(self) -> None:
+        """End every wait now and from now on (the run is ending): no request waits its turn."""
+        self._stopped.set()
+        with self._lock:
+            self._lock.notify_all()
 
 
 class _Transient(Exception):  # noqa: N818 - internal signal, never leaves the client
@@ -238,6 +248,7 @@ class BigCommerceClient:
         self._server_clock: tuple[float, float] | None = None
         self._reached = False
         self._cancelled = threading.Event()
+        self._stopped_by_signal = False
         # Every thread's session draws on one pool of connections (urllib3's pools are
         # thread-safe): threads come and go with each stream and pass, and over HTTPS each
         # new connection costs a TLS handshake. The pacer never lets more than
@@ -249,6 +260,17 @@ class BigCommerceClient:
     def cancel(self) -> None:
         """Make every request under way give up instead of retrying (the run is ending)."""
         self._cancelled.set()
+        self.pacer.stop()
+
+    def stop(self) -> None:
+        """As `cancel`, for a run stopped by a signal: requests end with `RunStopped`."""
+        self._stopped_by_signal = True
+        self.cancel()
+
+    def _given_up(self, resource: str) -> BaseException:
+        if self._stopped_by_signal:
+            return RunStopped(f"{resource}: the run was stopped")
+        return BigCommerceError(f"{resource}: stopped, another request failed")
 
     @property
     def session(self) -> requests.Session:
@@ -297,7 +319,7 @@ class BigCommerceClient:
         while True:
             attempt += 1
             if self._cancelled.is_set():
-                raise BigCommerceError(f"{resource}: stopped, another request failed")
+                raise self._given_up(resource)
             try:
                 return self._attempt(url, params, resource, decoder)
             except StoreNotFoundError:
@@ -338,7 +360,7 @@ class BigCommerceClient:
         headers = None
         try:
             if self._cancelled.is_set():  # it may have waited for a slot meanwhile
-                raise BigCommerceError(f"{resource}: stopped, another request failed")
+                raise self._given_up(resource)
             self.stats.requests += 1
             # Never follow a redirect: `requests` would send X-Auth-Token to the new host.
             # The body is read in one call rather than requests' 10 kB chunks (pages of

@@ -41,3 +41,11 @@ class RetriesExhaustedError(BigCommerceError):
 
 class BadResponseError(BigCommerceError):
     """The API answered, but not with what its documentation promises."""
+
+
+class RunStopped(BaseException):
+    """A signal stopped the run: work under way ends with this, and nothing logs it as a fault.
+
+    A `BaseException`, like the `SystemExit` the signal raises in the main thread, so that
+    handlers of errors (which log them and call the stream's read failed) let it pass.
+    """

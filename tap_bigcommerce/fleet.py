@@ -7,26 +7,30 @@ writes them as one valid Singer stream:
 
 - SCHEMA once per stream; RECORDs as they come (one stream's records from many stores
   interleave);
-- STATE: the store's partitions put into the shared state, which is written whole; each
-  store's part in it covers only what that store has written;
+- STATE: the store's partitions put into the shared state, which is written whole (at most
+  every `STATE_EVERY_S`, and when a store ends: it grows with every store); each store's
+  part in it covers only what that store has written;
 - ACTIVATE_VERSION of a stream only once every store has read it whole (each says so with
   its own message, all with the run's one version), since a target applies it to the whole
   table, every store's rows: a store that failed, was skipped or read only what changed
   would otherwise have its rows marked deleted.
 
 A store that fails does not stop the others; the run ends with one line per failed store.
+A signal (SIGTERM, SIGINT) stops them all: requests under way give up, stores not begun are
+not begun, nothing more is written, and the last STATE covers every record that was.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import typing as t
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
-from tap_bigcommerce.errors import BigCommerceError
+from tap_bigcommerce.errors import BigCommerceError, RunStopped
 from tap_bigcommerce.redact import redact
 from tap_bigcommerce.store_context import working_for
 from tap_bigcommerce.stores import merge_store_state, state_of_store
@@ -65,6 +69,9 @@ def failure_line(exc: BaseException) -> str:
 class Fleet:
     """The stores of one run, read side by side into one Singer output."""
 
+    #: Seconds between two writes of the shared state: each holds every store's bookmarks.
+    STATE_EVERY_S = 1.0
+
     def __init__(self, tap: TapBigCommerce) -> None:
         """Read the stores of `tap`'s settings; `tap` writes the output and holds the state."""
         self.tap = tap
@@ -76,6 +83,13 @@ class Fleet:
         self._schemas: set[str] = set()
         self._activated: dict[str, set[str]] = {}
         self.failures: dict[str, str] = {}
+        #: The taps of the stores being read now, by store_hash (to stop them).
+        self._running: dict[str, TapBigCommerce] = {}
+        self._futures: list[Future[None]] = []
+        #: Set by `stop`: from then on nothing is read and nothing written.
+        self.stopped = False
+        self._state_written_at = float("-inf")
+        self._state_unwritten = False
 
     def store_tap(self, store: StoreConnection, *, state: dict | None) -> TapBigCommerce:
         """A tap for one store: the run's settings, with that store's connection."""
@@ -100,9 +114,13 @@ class Fleet:
     def take(self, store_hash: str, message: Message) -> None:
         """Write one store's message, as its kind requires (see the module's docstring)."""
         with self._lock:
+            if self.stopped:  # the last STATE covers what was written before: drop the rest
+                return
             if isinstance(message, StateMessage):
                 merge_store_state(self.tap.state, store_hash, message.value)
-                self.tap.write_message(StateMessage(value=self.tap.state))
+                self._state_unwritten = True
+                if time.monotonic() - self._state_written_at >= self.STATE_EVERY_S:
+                    self._write_state()
             elif isinstance(message, SchemaMessage):
                 if message.stream not in self._schemas:
                     self._schemas.add(message.stream)
@@ -130,9 +148,11 @@ class Fleet:
             len(self.stores),
             min(self.parallel, len(self.stores)),
         )
-        self.each(self._sync_one, log_failures=True)
-        with self._lock:
-            self.tap.write_message(StateMessage(value=self.tap.state))
+        try:
+            self.each(self._sync_one, log_failures=True)
+        finally:  # also when stopped by a signal, once the stores' threads have ended
+            with self._lock:
+                self._write_state()
         self._raise_failures("could not be read; the other stores were read and their state kept")
 
     def check(self) -> None:
@@ -153,19 +173,61 @@ class Fleet:
             try:
                 with working_for(store.store_hash):
                     work(store)
+            except RunStopped:  # a signal: not a failure of the store's
+                return
             except Exception as exc:  # one store's failure is reported, the others go on
                 line = failure_line(exc)
                 self.failures[store.store_hash] = line
                 if log_failures:  # as it happens; the run's last lines repeat it
                     self.tap.logger.error("store '%s' failed: %s", store.store_hash, line)
+                if not isinstance(exc, BigCommerceError):  # not foreseen: where it came from
+                    self.tap.logger.debug("store '%s' failed here:", store.store_hash, exc_info=exc)
 
         with ThreadPoolExecutor(self.parallel, thread_name_prefix="store") as pool:
-            for done in as_completed([pool.submit(one, store) for store in self.stores]):
-                done.result()
+            with self._lock:
+                self._futures = [pool.submit(one, store) for store in self.stores]
+            for done in as_completed(self._futures):
+                if not done.cancelled():
+                    done.result()
+
+    def stop(self) -> list[str]:
+        """Stop the run (a signal): cancel the stores not begun, end every request under way.
+
+        Returns the store_hashes that had not finished. The stores' threads end at their next
+        request; `sync` then writes the last STATE, which covers every record written.
+        """
+        with self._lock:
+            self.stopped = True
+            for future in self._futures:
+                future.cancel()
+            for one in self._running.values():
+                one.client.stop()
+            finished = {f for f in self._futures if f.done() and not f.cancelled()}
+            return [
+                store.store_hash
+                for store, future in zip(self.stores, self._futures, strict=False)
+                if future not in finished
+            ]
 
     def _sync_one(self, store: StoreConnection) -> None:
-        one = self.store_tap(store, state=state_of_store(self.tap.state, store.store_hash))
-        one.sync_all()
+        with self._lock:
+            if self.stopped:
+                return
+            state = state_of_store(self.tap.state, store.store_hash)
+            one = self._running[store.store_hash] = self.store_tap(store, state=state)
+        try:
+            one.sync_all()
+        finally:
+            with self._lock:
+                del self._running[store.store_hash]
+                if self._state_unwritten and not self.stopped:  # the store's last bookmarks
+                    self._write_state()
+
+    def _write_state(self) -> None:
+        """Write the shared state (the caller holds the lock)."""
+        self.tap.write_message(StateMessage(value=self.tap.state))
+        self._state_written_at = time.monotonic()
+        self._state_unwritten = False
 
     def _raise_failures(self, what: str) -> None:
         if not self.failures:

@@ -24,14 +24,31 @@ class StateFlushingWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._pending = bytearray()
+        #: The last STATE line written: what a stopped run may still claim.
+        self.last_state: bytes | None = None
         # Whatever is still gathered when the tap ends (a run without a final STATE, such
         # as `--test`, or one that stopped on an error) is written then.
         atexit.register(self.flush)
 
     def write_message(self, message: Message) -> None:
         """Buffer the message; push it and everything before it out if it is a STATE."""
-        self._pending += self.format_message(message)
-        if isinstance(message, StateMessage) or len(self._pending) >= self.CHUNK:
+        line = self.format_message(message)
+        self._pending += line
+        if isinstance(message, StateMessage):
+            self.last_state = bytes(line)
+            self.flush()
+        elif len(self._pending) >= self.CHUNK:
+            self.flush()
+
+    def end_with_last_state(self) -> None:
+        """Write what is gathered, then the last STATE again, so that the output ends with it.
+
+        For a run stopped by a signal: the tap's state in memory may cover parents whose
+        child rows are still to be written, while every STATE written covers only rows out.
+        """
+        self.flush()
+        if self.last_state is not None:
+            self._pending += self.last_state
             self.flush()
 
     def flush(self) -> None:

@@ -109,41 +109,39 @@ def _has_bookmark(stream_state: t.Mapping[str, t.Any]) -> bool:
     )
 
 
-def adopt_unnamed_bookmarks(state: State, store_hash: str) -> list[str]:
+def adopt_unnamed_bookmarks(state: State, store_hash: str | None) -> list[str]:
     """Move bookmarks written before stores were named into `store_hash`'s partitions.
 
     A state from a version without `store_hash` holds one bookmark per stream (or per price
-    list); with one store configured, they are that store's. Changes `state` in place and
-    returns the streams moved.
+    list); with one store configured, they are that store's, except where it has a bookmark
+    of its own already (a later run wrote it: it is newer). With many stores
+    (`store_hash` None) they are no store's and are dropped. Either way none stays, so the
+    SDK never sees two partitions of one context. Changes `state` in place and returns the
+    streams that had one.
     """
     moved = []
     for name, stream_state in (state.get("bookmarks") or {}).items():
         if not isinstance(stream_state, dict) or not _has_bookmark(stream_state):
             continue
-        partitions = [p for p in stream_state.get("partitions") or [] if _store_of(p) is not None]
-        for partition in stream_state.get("partitions") or []:
-            if _store_of(partition) is None:
-                context = {"store_hash": store_hash, **(partition.get("context") or {})}
-                partitions.append({**partition, "context": context})
+        every = stream_state.get("partitions") or []
+        partitions = [p for p in every if _store_of(p) is not None]
+        named = [p.get("context") for p in partitions]
         bookmark = {
             key: stream_state.pop(key)
             for key in ("replication_key", "replication_key_value", "progress_markers")
             if key in stream_state
         }
+        unnamed = [p for p in every if _store_of(p) is None]
         if bookmark.get("replication_key_value") is not None:
-            partitions.append({"context": {"store_hash": store_hash}, **bookmark})
+            unnamed.append(bookmark)
+        for partition in unnamed if store_hash is not None else []:
+            context = {"store_hash": store_hash, **(partition.get("context") or {})}
+            if context not in named:
+                partitions.append({**partition, "context": context})
+                named.append(context)
         stream_state["partitions"] = partitions
         moved.append(name)
     return moved
-
-
-def unnamed_bookmarks(state: State) -> list[str]:
-    """Streams whose state holds a bookmark of no named store (from an older version)."""
-    return [
-        name
-        for name, stream_state in (state.get("bookmarks") or {}).items()
-        if isinstance(stream_state, dict) and _has_bookmark(stream_state)
-    ]
 
 
 def state_of_store(state: State, store_hash: str) -> State:

@@ -308,7 +308,8 @@ class BigCommerceStream(LeanRecordsMixin):
             if getattr(reader, "complete", True):
                 self._write_activate_version_message(version)
                 for child in self.child_streams:
-                    if child.selected:
+                    # A child refused its scope read nothing: its rows are not gone.
+                    if child.selected and child.name not in self.child_batches.refused:
                         child._write_activate_version_message(version)
             else:  # the store kept changing: rows it skipped must not be marked deleted
                 self.logger.warning(

@@ -9,11 +9,13 @@ import decimal
 import ipaddress
 import os
 import re
+import signal
 import sys
 import threading
 import time
 import typing as t
 from functools import cached_property
+from types import FrameType
 from urllib.parse import urlsplit
 
 from singer_sdk import Stream, Tap
@@ -35,7 +37,6 @@ from tap_bigcommerce.stores import (
     parse_stores_text,
     store_connections,
     store_entry_errors,
-    unnamed_bookmarks,
 )
 from tap_bigcommerce.stream_base import BigCommerceStream
 from tap_bigcommerce.streams import STREAM_TYPES
@@ -439,24 +440,63 @@ class TapBigCommerce(Tap):
             moved = adopt_unnamed_bookmarks(self.state, self.store.store_hash)
             if moved:
                 self.logger.info(
-                    "Bookmarks of %s from an earlier version are now store '%s''s",
+                    "Bookmarks of %s from an earlier version are now store '%s''s (where it had "
+                    "none of its own)",
                     ", ".join(moved),
                     self.store.store_hash,
                 )
-        elif unnamed := unnamed_bookmarks(self.state):
+        elif unnamed := adopt_unnamed_bookmarks(self.state, None):
             self.logger.warning(
                 "The state holds bookmarks of no named store (%s), from a run of one store by "
-                "an earlier version: with many stores they belong to none, and those streams "
-                "are read from start_date. Run once with that store alone to keep them.",
+                "an earlier version: with many stores they belong to none, so they are dropped "
+                "and those streams are read from start_date (a first run of this version with "
+                "only that store configured would have kept them as its)",
                 ", ".join(unnamed),
             )
 
     def sync_all(self) -> None:  # type: ignore[misc] # final in the SDK; the base is called
         """Sync every selected stream; with many stores, every store's, side by side."""
         if self.many_stores:
-            Fleet(self).sync()
+            self._fleet = Fleet(self)
+            self._fleet.sync()
         else:
             super().sync_all()
+
+    #: The run over many stores under way, if any (a signal stops it).
+    _fleet: Fleet | None = None
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM or SIGINT: stop reading, keep the state of what was written, exit non-zero.
+
+        (The SDK exits 0, as if the run had ended; with many stores it would also wait for
+        every store to finish.) One store: the last STATE written is written again, after
+        the records gathered. Many: every store stops at its next request, and the run writes
+        the last STATE once their threads have ended. The exit status is 128 plus the
+        signal's number.
+        """
+        name = signal.Signals(signum).name
+        if self._fleet is not None:
+            unfinished = self._fleet.stop()
+            self.logger.warning(
+                "Stopped by %s: %d of %d stores not finished (%s); the last STATE covers every "
+                "record written, and the next run goes on from it",
+                name,
+                len(unfinished),
+                len(self.store_list),
+                ", ".join(unfinished) or "none",
+            )
+            raise SystemExit(128 + signum)
+        if "client" in self.__dict__:  # requests under way give up rather than retry
+            self.client.stop()
+        # Not the state in memory, as the SDK writes (it may be ahead of child rows).
+        if isinstance(self.message_writer, StateFlushingWriter):
+            self.message_writer.end_with_last_state()
+        self.logger.warning(
+            "Stopped by %s; the last STATE covers every record written, and the next run goes "
+            "on from it",
+            name,
+        )
+        raise SystemExit(128 + signum)
 
     def run_discovery(self) -> str:
         """Check the connection, then print the catalog."""

@@ -9,7 +9,6 @@ from tap_bigcommerce.stores import (
     adopt_unnamed_bookmarks,
     merge_store_state,
     state_of_store,
-    unnamed_bookmarks,
 )
 
 
@@ -83,7 +82,6 @@ def test_bookmarks_of_an_earlier_version_become_the_one_stores():
             "brands": {},
         }
     }
-    assert sorted(unnamed_bookmarks(state)) == ["price_list_records", "products"]
     assert sorted(adopt_unnamed_bookmarks(state, "abc")) == ["price_list_records", "products"]
     assert state["bookmarks"]["products"] == {"partitions": [part("abc", "2024-01-01")]}
     assert state["bookmarks"]["price_list_records"]["partitions"] == [
@@ -92,7 +90,6 @@ def test_bookmarks_of_an_earlier_version_become_the_one_stores():
             "replication_key_value": "2024-02-02",
         }
     ]
-    assert unnamed_bookmarks(state) == []
     assert adopt_unnamed_bookmarks(state, "abc") == []  # once only
 
 
@@ -118,3 +115,47 @@ def test_requests_in_flight_over_all_stores_keep_to_the_shared_slots():
     for thread in threads:
         thread.join()
     assert peak[0] == 2
+
+
+def test_an_earlier_versions_bookmark_never_doubles_a_stores_own():
+    # Left behind by a run of many stores, next to the store's own (newer) bookmark.
+    legacy = {"replication_key": "date_modified", "replication_key_value": "2020-01-01"}
+    state = {"bookmarks": {"products": {**legacy, "partitions": [part("abc", "2024-01-01")]}}}
+    assert adopt_unnamed_bookmarks(state, "abc") == ["products"]
+    assert state["bookmarks"]["products"] == {"partitions": [part("abc", "2024-01-01")]}
+    # The same for a partition of a price list, and only where the store has none.
+    unnamed = {"context": {"price_list_id": 1}, "replication_key_value": "2020-01-01"}
+    state = {
+        "bookmarks": {
+            "price_list_records": {
+                "partitions": [
+                    part("abc", "2024-01-01", price_list_id=1),
+                    unnamed,
+                    {**unnamed, "context": {"price_list_id": 2}},
+                ]
+            }
+        }
+    }
+    adopt_unnamed_bookmarks(state, "abc")
+    contexts = [p["context"] for p in state["bookmarks"]["price_list_records"]["partitions"]]
+    assert contexts == [
+        {"store_hash": "abc", "price_list_id": 1},
+        {"store_hash": "abc", "price_list_id": 2},
+    ]
+
+
+def test_with_many_stores_an_earlier_versions_bookmarks_are_dropped():
+    state = {
+        "bookmarks": {
+            "products": {
+                "replication_key_value": "2020-01-01",
+                "partitions": [part("a", "2024-01-01"), {"replication_key_value": "2020"}],
+            },
+            "orders": {"partitions": [part("b", "2024-02-02")]},
+        }
+    }
+    assert adopt_unnamed_bookmarks(state, None) == ["products"]
+    assert state["bookmarks"] == {
+        "products": {"partitions": [part("a", "2024-01-01")]},
+        "orders": {"partitions": [part("b", "2024-02-02")]},
+    }

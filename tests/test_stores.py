@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
+import datetime as dt
 import itertools
 import json
+import logging
+import signal
+import threading
 import typing as t
 
 import pytest
 
+from tap_bigcommerce.client import BigCommerceClient
+from tap_bigcommerce.fleet import Fleet, StoresFailedError
 from tap_bigcommerce.sandbox.server import Sandbox
 from tap_bigcommerce.sandbox.store import Store
+from tap_bigcommerce.store_context import current_store
+from tap_bigcommerce.tap import TapBigCommerce
 from tests.taprun import (
     FAST,
     STORE_HASH,
@@ -147,8 +156,13 @@ def test_state_holds_a_bookmark_per_store(three):
 
 def test_state_never_covers_a_record_not_yet_written(three):
     _, run = three
+    assert_state_covers_only_records_written(run.messages)
+
+
+def assert_state_covers_only_records_written(messages: list[dict]) -> None:
+    """No STATE holds a bookmark of a store beyond the newest record written for it."""
     newest: dict[tuple[str, str], str] = {}
-    for message in run.messages:
+    for message in messages:
         if message["type"] == "RECORD" and message["stream"] in PARENTS:
             key = (message["stream"], message["record"]["store_hash"])
             newest[key] = max(newest.get(key, ""), message["record"]["date_modified"])
@@ -159,6 +173,20 @@ def test_state_never_covers_a_record_not_yet_written(three):
                     mark = part.get("replication_key_value")
                     store = part["context"]["store_hash"]
                     assert mark is None or mark <= newest.get((stream, store), ""), part
+
+
+def test_the_shared_state_is_written_about_once_a_second_and_when_a_store_ends(three):
+    # Each STATE holds every store's bookmarks: one per store's STATE would grow as the
+    # square of the stores. The run's length, from its log lines' times:
+    sandboxes, run = three
+    stamps = [
+        dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        for line in run.stderr.splitlines()
+        if line[:4].isdigit()
+    ]
+    seconds = (stamps[-1] - stamps[0]).total_seconds()
+    states = sum(m["type"] == "STATE" for m in run.messages)
+    assert len(sandboxes) <= states <= seconds / Fleet.STATE_EVERY_S + 2 * len(sandboxes) + 2
 
 
 def test_stores_are_read_side_by_side_and_their_records_interleave(three):
@@ -189,7 +217,71 @@ def test_no_store_token_is_ever_printed(three):
         assert sb.access_token not in run.stdout + run.stderr
 
 
+@contextlib.contextmanager
+def serving_big(count: int) -> t.Iterator[list[Sandbox]]:
+    """As `serving`, with enough records that the readers split their windows."""
+    (first_hash, first_token, _), *others = STORES[:count]
+    with Sandbox(big_store(), store_hash=first_hash, access_token=first_token) as sb:
+        yield [sb, *(sb.add_store(h, token, big_store()) for h, token, _ in others)]
+
+
+def big_store() -> Store:
+    return Store(seed=4, products=70, customers=10, orders=70)
+
+
+def test_every_request_for_a_store_is_made_in_its_context_whatever_thread_sends_it(
+    catalog, monkeypatch, capsys
+):
+    # Log lines name their store by a context variable, which threads do not inherit: every
+    # pool must hand it on. In process, to see each request's thread and context.
+    seen: collections.Counter[tuple[str, str | None, str]] = collections.Counter()
+    real_get = BigCommerceClient.get
+
+    def noting(self: BigCommerceClient, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        pool = threading.current_thread().name.rsplit("_", 1)[0]
+        seen[self.store.store_hash, current_store.get(), pool] += 1
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(BigCommerceClient, "get", noting)
+    with serving_big(2) as sandboxes:
+        config = stores_config(sandboxes, page_size=5, max_requests_in_flight=2)
+        TapBigCommerce(config=config, catalog=catalog, parse_env_config=False).sync_all()
+    capsys.readouterr()
+    elsewhere = {key for key in seen if key[0] != key[1]}
+    assert not elsewhere, elsewhere
+    # Among them, those of the pools that once lost it: the current second, the probes.
+    pools = {pool for _, _, pool in seen}
+    assert {"products-current", "customers-current", "orders-probe"} <= pools, pools
+
+
 # ---------------------------------------------------------------------------- failures
+
+
+def test_an_unforeseen_error_in_one_store_is_one_line_and_a_traceback_at_debug(
+    catalog, monkeypatch, capsys, caplog
+):
+    real_get = BigCommerceClient.get
+
+    def failing(self: BigCommerceClient, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if self.store.store_hash == STORES[1][0]:
+            raise RuntimeError("a bug of ours")
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(BigCommerceClient, "get", failing)
+    caplog.set_level(logging.DEBUG, logger="tap-bigcommerce")
+    with serving(2) as sandboxes, pytest.raises(StoresFailedError) as failed:
+        TapBigCommerce(
+            config=stores_config(sandboxes), catalog=catalog, parse_env_config=False
+        ).sync_all()
+    capsys.readouterr()
+    assert str(failed.value).splitlines() == [
+        "1 of 2 stores could not be read; the other stores were read and their state kept:",
+        f"store '{STORES[1][0]}': RuntimeError: a bug of ours",
+    ]
+    (traced,) = [
+        r for r in caplog.records if r.levelno == logging.DEBUG and "failed here" in r.getMessage()
+    ]
+    assert "a bug of ours" in (traced.exc_text or "") and "Traceback" in (traced.exc_text or "")
 
 
 def test_one_bad_token_among_three_stores_fails_only_that_store(catalog):
@@ -239,6 +331,29 @@ def test_a_store_added_later_marks_no_other_stores_rows(catalog):
     assert activations(second) == collections.Counter(WHOLE)
 
 
+def test_an_earlier_versions_bookmark_next_to_a_stores_own_is_dropped(catalog):
+    with serving(2) as sandboxes:
+        both = run_tap(stores_config(sandboxes), catalog=catalog)
+        assert both.returncode == 0, both.stderr
+        # As a state of 0.1, carried through a run of many stores, would hold it.
+        state = copy.deepcopy(both.final_state)
+        legacy = {"replication_key": "date_modified", "replication_key_value": "2001-01-01"}
+        state["bookmarks"]["products"].update(legacy)
+        alone = run_tap(stores_config(sandboxes[:1]), catalog=catalog, state=state)
+        many = run_tap(stores_config(sandboxes), catalog=catalog, state=state)
+    first = sandboxes[0].store_hash
+    own = store_bookmark(both.final_state, "products", first)["replication_key_value"]
+    # One store: its own bookmark holds (the SDK would refuse two partitions of one store).
+    assert alone.returncode == 0, alone.stderr
+    assert all(r["date_modified"] >= own for r in alone.records("products"))
+    assert len(alone.records("products")) < len(sandboxes[0].store.ids("products"))
+    # Many: the bookmark of no store is dropped, with a warning, and never written again.
+    assert many.returncode == 0, many.stderr
+    assert "bookmarks of no named store (products)" in many.stderr
+    for run in (alone, many):
+        assert "replication_key_value" not in run.final_state["bookmarks"]["products"]
+
+
 # ---------------------------------------------------------------------------- resume, bounds
 
 
@@ -249,7 +364,7 @@ def test_resume_after_sigkill_loses_nothing_in_any_store(catalog):
         config = stores_config(sandboxes, page_size=5)
         tap = TapProcess(config, "--catalog", _write(catalog))
         try:
-            wrote = tap.wait_for(lambda ms: sum(m["type"] == "STATE" for m in ms) >= 6)
+            wrote = tap.wait_for(some_progress_written)
         finally:
             killed = tap.kill()
         assert wrote, killed.stderr
@@ -262,6 +377,58 @@ def test_resume_after_sigkill_loses_nothing_in_any_store(catalog):
             got = set(by_store(killed, stream).get(sb.store_hash, []))
             got |= set(by_store(rerun, stream).get(sb.store_hash, []))
             assert sorted(got) == sb.store.ids(stream), (stream, sb.store_hash)
+
+
+@pytest.mark.parametrize(("count", "signum"), [(3, signal.SIGTERM), (1, signal.SIGINT)])
+def test_a_signal_stops_every_store_at_once_keeping_what_was_written(catalog, count, signum):
+    with serving(count) as sandboxes:
+        for sb in sandboxes:
+            sb.latency_ms = 40
+        # Two stores at a time: the third has not begun when the signal comes.
+        config = stores_config(sandboxes, page_size=5, max_stores_in_parallel=2)
+        tap = TapProcess(config, "--catalog", _write(catalog))
+        try:
+            wrote = tap.wait_for(some_progress_written)
+        finally:
+            tap.process.send_signal(signum)
+            stopped = tap.finish(timeout=60)
+        assert wrote, stopped.stderr
+        for sb in sandboxes:
+            sb.latency_ms = 0
+        rerun = run_tap(config, catalog=catalog, state=stopped.final_state)
+        whole = run_tap(config, catalog=catalog)
+    # Stopped, not done: a status that says so, at once (the stores are far from read).
+    assert stopped.returncode == 128 + signum, stopped.stderr
+    assert f"Stopped by {signal.Signals(signum).name}" in stopped.stderr
+    # A stop is no store's failure: nothing logged as an error.
+    errors = [line for line in stopped.stderr.splitlines() if "ERROR" in line or "error:" in line]
+    assert not errors, errors
+    read = sum(
+        len(by_store(stopped, s).get(sb.store_hash, [])) for s in PARENTS for sb in sandboxes
+    )
+    assert read < sum(len(sb.store.ids(s)) for s in PARENTS for sb in sandboxes)
+    if count > 1:
+        assert sandboxes[2].store_hash not in by_store(stopped, "products")
+        assert not activations(stopped)  # that store's rows would be marked deleted
+    # The last line is the STATE, and no STATE covers a record not written ...
+    assert stopped.messages[-1]["type"] == "STATE"
+    assert_state_covers_only_records_written(stopped.messages)
+    # ... so the next run, from it, reads every record of every store, and every child row
+    # (the state in memory at the signal may cover parents whose rows were still to come).
+    assert rerun.returncode == 0, rerun.stderr
+    assert whole.returncode == 0, whole.stderr
+    for stream in SELECTED:
+        got = set(by_store_pairs(stopped, stream)) | set(by_store_pairs(rerun, stream))
+        assert got == set(by_store_pairs(whole, stream)), stream
+    for sb in sandboxes:
+        for stream in PARENTS:
+            got = set(by_store(stopped, stream).get(sb.store_hash, []))
+            got |= set(by_store(rerun, stream).get(sb.store_hash, []))
+            assert sorted(got) == sb.store.ids(stream), (stream, sb.store_hash)
+
+
+def by_store_pairs(run: TapRun, stream: str) -> list[tuple[str, int]]:
+    return [(r["store_hash"], r["id"]) for r in run.records(stream)]
 
 
 def test_stores_at_once_and_requests_in_flight_are_bounded(catalog):
@@ -281,6 +448,12 @@ def test_stores_at_once_and_requests_in_flight_are_bounded(catalog):
     assert runs == [sb.store_hash for sb in sandboxes], runs
     assert peak <= 2
     assert by_store(two_requests, "products").keys() == {sb.store_hash for sb in sandboxes}
+
+
+def some_progress_written(messages: list[dict]) -> bool:
+    """A STATE has come after records of a main stream (the first comes before any)."""
+    read = [i for i, m in enumerate(messages) if m.get("stream") in PARENTS]
+    return bool(read) and any(m["type"] == "STATE" for m in messages[read[0] :])
 
 
 def _write(catalog: dict) -> str:

@@ -51,6 +51,8 @@ class ChildBatches:
         self._batch_number = 0
         #: While a batch is handed over, before its last child: no STATE may be written.
         self.holding_state = False
+        #: Children refused their own scope this run: not read whole, so never activated.
+        self.refused: set[str] = set()
 
     def start(self) -> None:
         """A run begins: collect only if a child stream (or one below it) is selected."""
@@ -69,6 +71,7 @@ class ChildBatches:
             and (child.selected or child.has_selected_descendents)
         ]
         self._waiting = defaultdict(list)
+        self.refused = set()
 
     def collect(self, record: dict, *, keep: bool, due: bool) -> None:
         """Take the child rows of `record` (if `keep`: it passed the stream maps' filter).
@@ -130,7 +133,8 @@ class ChildBatches:
             reader = PerParentReader(self.parent, self._per_parent)
             pending.update(reader.read(waiting))
             # A child refused its own scope is asked no more this run (warned once).
-            self._per_parent = [(n, p) for n, p in self._per_parent if n not in reader.refused]
+            self.refused |= reader.refused
+            self._per_parent = [(n, p) for n, p in self._per_parent if n not in self.refused]
         self._batch_number += 1
         self._batch = dict(pending)
         syncing = [c for c in self.parent.child_streams if c.selected or c.has_selected_descendents]

@@ -8,11 +8,13 @@ by side and yielded in order, so records still come oldest first.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
 from tap_bigcommerce.errors import BigCommerceError
+from tap_bigcommerce.overlap import in_context
 from tap_bigcommerce.pagination import KeysetReader, Page, Replay, modified_at, split_window
 
 if t.TYPE_CHECKING:
@@ -117,8 +119,12 @@ def _plan(
     # A little under whole pages: a part's last page then comes back short, which says it
     # is the last, instead of a full one that needs another request to find the end.
     step = max(per_part * stream.page_size - stream.page_size // 10, 1)
-    with ThreadPoolExecutor(stream.requests_in_flight) as pool:
-        cuts = pool.map(lambda rank: _probe(stream, lower, upper, rank), range(step, total, step))
+    with ThreadPoolExecutor(stream.requests_in_flight, f"{stream.name}-probe") as pool:
+        probes = [
+            in_context(pool, functools.partial(_probe, stream, lower, upper), rank)
+            for rank in range(step, total, step)
+        ]
+        cuts = [probe.result() for probe in probes]
         return split_window(lower, upper, [c for c in cuts if c is not None])
 
 

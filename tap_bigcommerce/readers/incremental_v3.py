@@ -7,6 +7,7 @@ import functools
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
+from tap_bigcommerce.overlap import in_context
 from tap_bigcommerce.pagination import ONE_SECOND, KeysetReader, Page, Replay, SnapshotReader
 
 if t.TYPE_CHECKING:
@@ -58,8 +59,8 @@ def _rest_side_by_side(
     # it later is read by the next run, which starts at the bookmark, inclusive. So it
     # may as well be asked for now, alongside the pages, rather than after them.
     ahead = ThreadPoolExecutor(1, thread_name_prefix=f"{stream.name}-current")
-    asked = ahead.submit(
-        stream.fetch_page, stream.flavour.window_params(now, now, stream.page_size)
+    asked = in_context(
+        ahead, stream.fetch_page, stream.flavour.window_params(now, now, stream.page_size)
     )
     try:
         # The snapshot needs a window no record can still enter: the seconds before now.
