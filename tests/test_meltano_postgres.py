@@ -119,10 +119,13 @@ def base_env(folder: Path) -> dict[str, str]:
     return env
 
 
-def meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def meltano(
+    env: dict[str, str], *args: str, cwd: Path = PROJECT
+) -> subprocess.CompletedProcess[str]:
+    """The real meltano CLI in the project at `cwd`, its output kept."""
     return subprocess.run(
         [meltano_command(), *args],
-        cwd=PROJECT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

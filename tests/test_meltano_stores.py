@@ -52,11 +52,10 @@ from tests.test_meltano_postgres import (
     CHILD_TABLES,
     PG,
     PROJECT,
-    TIMEOUT_S,
     base_env,
     connect_or_skip,
     declared_keys,
-    meltano_command,
+    meltano,
     parse_time,
     primary_keys,
     query,
@@ -154,18 +153,6 @@ def stores_json(stores: list[str], *, tokens: bool) -> str:
     )
 
 
-def run_meltano(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [meltano_command(), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-
-
 def snapshot(pg: psycopg.Connection, schema: str, keys: dict[str, list[str]]) -> Snapshot:
     """Every row of every table: its key, `_sdc_deleted_at`, `_sdc_table_version`, parent."""
     found: Snapshot = {}
@@ -249,7 +236,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     folder = tmp_path_factory.mktemp("meltano-stores")
     env = base_env(folder)
     if not all(path.exists() for path in PLUGIN_EXECUTABLES):
-        done = run_meltano(PROJECT, env, "install", "tap-bigcommerce", "target-postgres")
+        done = meltano(env, "install", "tap-bigcommerce", "target-postgres", cwd=PROJECT)
         if done.returncode != 0:
             pg.close()
             pytest.fail("`meltano install tap-bigcommerce target-postgres` failed\n" + tail(done))
@@ -280,13 +267,13 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 
             def one_run(args: list[str], extra: dict[str, str] | None = None) -> None:
                 started = time.monotonic()
-                done = run_meltano(project, env | (extra or {}), *args)
+                done = meltano(env | (extra or {}), *args, cwd=project)
                 result.seconds.append(time.monotonic() - started)
                 result.runs.append(done)
                 result.ids.append({h: {t: sandbox_ids(stores[h], t) for t in MAIN} for h in STORES})
                 result.snaps.append(snapshot(pg, schema, keys))
                 result.counts.append(key_counts(pg, schema, keys))
-                got = run_meltano(project, env, "state", "get", state_id)
+                got = meltano(env, "state", "get", state_id, cwd=project)
                 assert got.returncode == 0, tail(got)
                 result.states.append(json.loads(got.stdout.strip().splitlines()[-1]))
 
@@ -309,9 +296,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             result.requests = {h: sb.requests for h, sb in served.items()}
 
             # ---- 3: deletions in A, full refresh; stores set with `meltano config set`
-            done = run_meltano(
-                project, env, f"--environment={STATE_ENV}", "config", "set", "tap-bigcommerce",
-                "stores", stores_json([A, B, C], tokens=False),
+            done = meltano(env, f"--environment={STATE_ENV}", "config", "set", "tap-bigcommerce",
+                "stores", stores_json([A, B, C], tokens=False), cwd=project,
             )  # fmt: skip
             assert done.returncode == 0, tail(done)
             result.dotenv = (project / ".env").read_text()
