@@ -24,7 +24,7 @@ import pytest
 
 from tap_bigcommerce.client import BigCommerceClient
 from tap_bigcommerce.fleet import Fleet, StoresFailedError
-from tap_bigcommerce.sandbox.server import Sandbox
+from tap_bigcommerce.sandbox.server import SCOPES, Sandbox
 from tap_bigcommerce.sandbox.store import Store
 from tap_bigcommerce.store_context import current_store
 from tap_bigcommerce.tap import TapBigCommerce
@@ -307,6 +307,48 @@ def test_one_bad_token_among_three_stores_fails_only_that_store(catalog):
     assert activations(run) == collections.Counter()
     for secret in (*(s["access_token"] for s in config["stores"]), bad.access_token):
         assert secret not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("403", "HTTP 403"),  # a main stream's scope
+        ("404", "HTTP 404"),  # no such store
+        ("retries", "still failing after 5 retries"),
+    ],
+)
+def test_a_store_failing_in_any_way_fails_alone_and_names_itself(catalog, fault, says):
+    with serving(3) as sandboxes:
+        good, bad = [sandboxes[0], sandboxes[2]], sandboxes[1]
+        config = stores_config(sandboxes)
+        if fault == "403":
+            bad.scopes = frozenset(SCOPES) - {"customers"}
+        elif fault == "404":
+            config["stores"][1]["store_hash"] = "nosuch9"
+        else:
+            bad.faults.add("500", path_contains="/orders", times=None)
+        run = run_tap(config, catalog=catalog)
+    assert run.returncode == 1, run.stderr
+    failed = config["stores"][1]["store_hash"]
+    errors = [
+        line for line in run.stderr.splitlines() if line.startswith("tap-bigcommerce: error:")
+    ]
+    assert errors[0].endswith(
+        "1 of 3 stores could not be read; the other stores were read and their state kept:"
+    )
+    (named,) = errors[1:]
+    assert f"store '{failed}'" in named and says in named, named
+    for sb in good:
+        for stream in PARENTS:
+            assert sorted(set(by_store(run, stream)[sb.store_hash])) == sb.store.ids(stream)
+    # A stream is activated only if the failed store, too, had read it whole before failing.
+    activated = set(activations(run))
+    if fault == "404":
+        assert not activated
+    else:
+        assert {"403": "customers", "retries": "orders"}[fault] not in activated
+    for stream in activated & set(PARENTS):
+        assert sorted(set(by_store(run, stream)[bad.store_hash])) == bad.store.ids(stream)
 
 
 def test_a_store_added_later_marks_no_other_stores_rows(catalog):
