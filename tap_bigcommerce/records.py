@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import typing as t
 from functools import cached_property
@@ -10,9 +12,69 @@ import msgspec
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import (
+    Catalog,
+    CatalogEntry,
+    Metadata,
+    RecordMessage,
+    Schema,
+    StreamMetadata,
+)
 
+from tap_bigcommerce.schema_files import STORE_HASH_PROPERTY
 from tap_bigcommerce.transform import RawRecord, compile_record_converter
+
+
+def store_first(key: t.Sequence[str]) -> list[str]:
+    """`key` starting with `store_hash` (moved to the front if elsewhere in it).
+
+    An empty key stays empty: it is a choice of no key at all, not a key to complete.
+    """
+    if not key or key[0] == "store_hash":
+        return list(key)
+    return ["store_hash", *(name for name in key if name != "store_hash")]
+
+
+def with_store(entry: CatalogEntry, key: list[str]) -> CatalogEntry:
+    """A copy of `entry` keyed by `key` (if any), with a `store_hash` property.
+
+    `key` goes into the stream's metadata too, where `store_hash` is then always included,
+    as discovery writes any key property. `entry` itself is left as it was.
+    """
+    schema = entry.schema.to_dict()
+    properties = schema.get("properties") or {}
+    if "store_hash" not in properties:
+        # Every record carries it (`add_store_hash`), whatever the key.
+        schema["properties"] = {"store_hash": STORE_HASH_PROPERTY, **properties}
+    metadata = copy.deepcopy(entry.metadata)
+    root = metadata.get(())
+    if key and isinstance(root, StreamMetadata):
+        root.table_key_properties = key
+        crumb = metadata.setdefault(("properties", "store_hash"), Metadata())
+        crumb.inclusion = Metadata.InclusionType.AUTOMATIC
+    return dataclasses.replace(
+        entry,
+        key_properties=key or entry.key_properties,
+        schema=Schema.from_dict(schema),
+        metadata=metadata,
+    )
+
+
+def catalog_keyed_by_store(catalog: Catalog) -> Catalog:
+    """`catalog` with every stream's key starting with `store_hash`, and the property.
+
+    A catalog saved by 0.1 (before `store_hash`) keys a stream by `["id"]` and has no
+    `store_hash` property: taken as is, two stores' rows would share keys in the target. So
+    a key from the catalog gets `store_hash` in front (a chosen `["sku"]` too; an empty key
+    stays empty), and the schema gets the property. A new catalog: `catalog` is not changed.
+    """
+    fixed = Catalog()
+    for name, entry in catalog.items():
+        root = entry.metadata.get(())
+        declared = root.table_key_properties if isinstance(root, StreamMetadata) else None
+        # Which key the SDK takes from an entry (`Stream.apply_catalog`).
+        fixed[name] = with_store(entry, store_first(entry.key_properties or declared or []))
+    return fixed
 
 
 class LeanRecordsMixin(Stream):

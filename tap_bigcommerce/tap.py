@@ -31,6 +31,7 @@ from tap_bigcommerce.client import (
 from tap_bigcommerce.errors import BigCommerceError, ConfigError, ScopeError
 from tap_bigcommerce.fleet import Fleet
 from tap_bigcommerce.output import StateFlushingWriter
+from tap_bigcommerce.records import catalog_keyed_by_store
 from tap_bigcommerce.redact import install_redaction
 from tap_bigcommerce.stores import (
     adopt_unnamed_bookmarks,
@@ -379,6 +380,16 @@ class TapBigCommerce(Tap):
     def run_version(self) -> int:
         """The version of every table this run reads whole, the same in every store."""
         return time.time_ns() // 1_000_000
+
+    def setup_mapper(self) -> None:
+        """Set up the stream maps, from a catalog whose keys all start with `store_hash`.
+
+        (The SDK's mapper writes the SCHEMA messages from the catalog given, and each stream
+        takes its key from it: an old catalog is brought up to date first, once.)
+        """
+        if self._input_catalog is not None:
+            self._input_catalog = catalog_keyed_by_store(self._input_catalog)
+        super().setup_mapper()
 
     @property
     def input_catalog(self) -> Catalog | None:

@@ -592,11 +592,16 @@ def test_batch_files_hold_whole_records(sandbox, store, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "change",
-    [{"key_properties": ["sku"]}, {"key_properties": []}, {"replication_key": None}],
+    ("change", "key"),
+    [
+        ({"key_properties": ["sku"]}, ["store_hash", "sku"]),
+        ({"key_properties": []}, []),
+        ({"replication_key": None}, ["store_hash", "id"]),
+    ],
     ids=["sku-key", "no-key", "full-table"],
 )
-def test_catalog_key_overrides_still_read_every_product(sandbox, store, change):
+def test_catalog_key_overrides_still_read_every_product(sandbox, store, change, key):
+    """A key chosen in the catalog gets `store_hash` in front; an empty one stays empty."""
     config = sandbox_config(sandbox.api_url)
     catalog = discovered(config, parents_only=True)
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "products")
@@ -610,6 +615,8 @@ def test_catalog_key_overrides_still_read_every_product(sandbox, store, change):
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted(ids(run.records("products"))) == store.ids("products")
+    (schema,) = [m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == "products"]
+    assert schema["key_properties"] == key
 
 
 def test_long_sync_reports_progress_with_the_api_total():
