@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage, StateMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
@@ -85,7 +85,8 @@ class Fleet:
         self.failures: dict[str, str] = {}
         #: The taps of the stores being read now, by store_hash (to stop them).
         self._running: dict[str, TapBigCommerce] = {}
-        self._futures: list[Future[None]] = []
+        #: The stores whose work ended, read to the end or failed (not stopped).
+        self._ended: set[str] = set()
         #: Set by `stop`: from then on nothing is read and nothing written.
         self.stopped = False
         self._state_written_at = float("-inf")
@@ -142,7 +143,10 @@ class Fleet:
     # -------------------------------------------------------------- the run
 
     def sync(self) -> None:
-        """Read every store; raise `StoresFailedError` at the end if any failed."""
+        """Read every store; raise `StoresFailedError` at the end if any failed.
+
+        Stopped (`stop`), it raises `RunStopped` once the stores' threads have ended.
+        """
         self.tap.logger.info(
             "Reading %d stores, %d at a time",
             len(self.stores),
@@ -153,11 +157,15 @@ class Fleet:
         finally:  # also when stopped by a signal, once the stores' threads have ended
             with self._lock:
                 self._write_state()
+        if self.stopped:
+            raise RunStopped("the run was stopped")
         self._raise_failures("could not be read; the other stores were read and their state kept")
 
     def check(self) -> None:
         """The connection check of discovery, for every store; fails only if none connects."""
-        self.each(lambda store: self.store_tap(store, state=None).check_connection())
+        self.each(self._check_one)
+        if self.stopped:
+            raise RunStopped("the run was stopped")
         if len(self.failures) == len(self.stores):
             self._raise_failures("could not be reached")
         for store_hash, line in self.failures.items():
@@ -176,45 +184,41 @@ class Fleet:
             except RunStopped:  # a signal: not a failure of the store's
                 return
             except Exception as exc:  # one store's failure is reported, the others go on
+                if self.stopped:  # whatever it was, the stop came first
+                    return
                 line = failure_line(exc)
                 self.failures[store.store_hash] = line
                 if log_failures:  # as it happens; the run's last lines repeat it
                     self.tap.logger.error("store '%s' failed: %s", store.store_hash, line)
                 if not isinstance(exc, BigCommerceError):  # not foreseen: where it came from
                     self.tap.logger.debug("store '%s' failed here:", store.store_hash, exc_info=exc)
+            if not self.stopped:
+                self._ended.add(store.store_hash)
 
         with ThreadPoolExecutor(self.parallel, thread_name_prefix="store") as pool:
-            with self._lock:
-                self._futures = [pool.submit(one, store) for store in self.stores]
-            for done in as_completed(self._futures):
-                if not done.cancelled():
-                    done.result()
+            for done in as_completed([pool.submit(one, store) for store in self.stores]):
+                done.result()
 
-    def stop(self) -> list[str]:
-        """Stop the run (a signal): cancel the stores not begun, end every request under way.
+    def stop(self) -> None:
+        """Stop the run (a signal): every request from now on ends, no store begins.
 
-        Returns the store_hashes that had not finished. The stores' threads end at their next
-        request; `sync` then writes the last STATE, which covers every record written.
+        Only flags are set (this runs in a signal handler, which must not wait for a lock a
+        thread holds while it writes). The stores' threads end at their next request;
+        `sync` then writes the last STATE, which covers every record written.
         """
-        with self._lock:
-            self.stopped = True
-            for future in self._futures:
-                future.cancel()
-            for one in self._running.values():
-                one.client.stop()
-            finished = {f for f in self._futures if f.done() and not f.cancelled()}
-            return [
-                store.store_hash
-                for store, future in zip(self.stores, self._futures, strict=False)
-                if future not in finished
-            ]
+        self.stopped = True
+        for one in list(self._running.values()):
+            one.stop_reading()
+
+    @property
+    def unfinished(self) -> list[str]:
+        """The stores that were neither read to the end nor failed, in order."""
+        return [s.store_hash for s in self.stores if s.store_hash not in self._ended]
 
     def _sync_one(self, store: StoreConnection) -> None:
-        with self._lock:
-            if self.stopped:
-                return
-            state = state_of_store(self.tap.state, store.store_hash)
-            one = self._running[store.store_hash] = self.store_tap(store, state=state)
+        one = self._started(store, with_state=True)
+        if one is None:
+            return
         try:
             one.sync_all()
         finally:
@@ -222,6 +226,29 @@ class Fleet:
                 del self._running[store.store_hash]
                 if self._state_unwritten and not self.stopped:  # the store's last bookmarks
                     self._write_state()
+
+    def _check_one(self, store: StoreConnection) -> None:
+        one = self._started(store, with_state=False)
+        if one is None:
+            return
+        try:
+            one.check_connection()
+        finally:
+            with self._lock:
+                del self._running[store.store_hash]
+
+    def _started(self, store: StoreConnection, *, with_state: bool) -> TapBigCommerce | None:
+        """The tap of `store`, known to `stop`; None if the run is stopped already."""
+        with self._lock:
+            if self.stopped:
+                return None
+            state = state_of_store(self.tap.state, store.store_hash) if with_state else None
+        one = self.store_tap(store, state=state)  # outside the lock: it takes a while
+        with self._lock:
+            self._running[store.store_hash] = one
+        if self.stopped:  # the stop came while it was set up, and did not see it
+            one.stop_reading()
+        return one
 
     def _write_state(self) -> None:
         """Write the shared state (the caller holds the lock)."""

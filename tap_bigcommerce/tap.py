@@ -28,7 +28,7 @@ from tap_bigcommerce.client import (
     RetryPolicy,
     StoreConnection,
 )
-from tap_bigcommerce.errors import BigCommerceError, ConfigError, ScopeError
+from tap_bigcommerce.errors import BigCommerceError, ConfigError, RunStopped, ScopeError
 from tap_bigcommerce.fleet import Fleet
 from tap_bigcommerce.output import StateFlushingWriter
 from tap_bigcommerce.records import catalog_keyed_by_store
@@ -399,7 +399,7 @@ class TapBigCommerce(Tap):
     @cached_property
     def client(self) -> BigCommerceClient:
         """The one HTTP client (and quota pacer) that every stream shares."""
-        return BigCommerceClient(
+        client = BigCommerceClient(
             self.store,
             timeout=float(self.config.get("request_timeout", 60)),
             user_agent=self.config.get("user_agent") or f"tap-bigcommerce/{__version__}",
@@ -415,6 +415,9 @@ class TapBigCommerce(Tap):
             ),
             logger=self.logger,
         )
+        if self._stopping:  # a signal came first: no request is to be made
+            client.stop()
+        return client
 
     def discover_streams(self) -> list[Stream]:
         """Return the streams; schemas are static files, so this makes no request."""
@@ -428,7 +431,7 @@ class TapBigCommerce(Tap):
         checked; one that fails is a warning (its sync will fail alone), all failing an error.
         """
         if self.many_stores:
-            Fleet(self).check()
+            self._new_fleet().check()
             return
         for stream in self.streams.values():
             if isinstance(stream, BigCommerceStream):
@@ -466,52 +469,78 @@ class TapBigCommerce(Tap):
             )
 
     def sync_all(self) -> None:  # type: ignore[misc] # final in the SDK; the base is called
-        """Sync every selected stream; with many stores, every store's, side by side."""
-        if self.many_stores:
-            self._fleet = Fleet(self)
-            self._fleet.sync()
-        else:
-            super().sync_all()
+        """Sync every selected stream; with many stores, every store's, side by side.
+
+        Stopped by a signal, it ends with the last STATE and exits 128 plus its number.
+        """
+        with self._stoppable():
+            if self.many_stores:
+                self._new_fleet().sync()
+            else:
+                super().sync_all()
 
     #: The run over many stores under way, if any (a signal stops it).
     _fleet: Fleet | None = None
+    #: The signal that asked the run to stop, once one has.
+    _stop_signal: int | None = None
+
+    def _new_fleet(self) -> Fleet:
+        self._fleet = Fleet(self)
+        if self._stopping:  # a signal came before the fleet was set up
+            self._fleet.stop()
+        return self._fleet
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM or SIGINT: stop reading, keep the state of what was written, exit non-zero.
+        """SIGTERM or SIGINT: have the run stop, at the next request of every thread.
 
-        (The SDK exits 0, as if the run had ended; with many stores it would also wait for
-        every store to finish.) One store: the last STATE written is written again, after
-        the records gathered. Many: every store stops at its next request, and the run writes
-        the last STATE once their threads have ended. The exit status is 128 plus the
-        signal's number.
+        Only flags are set here. The SDK's handler writes the state and exits at once, from
+        wherever the main thread was: in the middle of writing a line, or (many stores) in
+        a wait that then lets every store run to its end. Here each store's requests end
+        with `RunStopped`, and `sync_all` ends the run: the STATE, then exit 128 + signum.
+        A second signal changes nothing (SIGKILL ends at once, and loses nothing either).
         """
-        name = signal.Signals(signum).name
+        if self._stop_signal is None:
+            self._stop_signal = signum
+            self.stop_reading()
+
+    #: Set by `stop_reading`: every request from then on ends with `RunStopped`.
+    _stopping = False
+
+    def stop_reading(self) -> None:
+        """Have every request from now on, in every thread and store, end with `RunStopped`."""
+        self._stopping = True
         if self._fleet is not None:
-            unfinished = self._fleet.stop()
-            self.logger.warning(
-                "Stopped by %s: %d of %d stores not finished (%s); the last STATE covers every "
-                "record written, and the next run goes on from it",
-                name,
-                len(unfinished),
-                len(self.store_list),
-                ", ".join(unfinished) or "none",
-            )
-            raise SystemExit(128 + signum)
-        if "client" in self.__dict__:  # requests under way give up rather than retry
+            self._fleet.stop()
+        if "client" in self.__dict__:
             self.client.stop()
-        # Not the state in memory, as the SDK writes (it may be ahead of child rows).
-        if isinstance(self.message_writer, StateFlushingWriter):
-            self.message_writer.end_with_last_state()
-        self.logger.warning(
-            "Stopped by %s; the last STATE covers every record written, and the next run goes "
-            "on from it",
-            name,
-        )
-        raise SystemExit(128 + signum)
+
+    @contextlib.contextmanager
+    def _stoppable(self) -> t.Iterator[None]:
+        """Turn the end of a run stopped by a signal into its STATE, a line and an exit."""
+        try:
+            yield
+        except RunStopped:
+            signum = self._stop_signal
+            if signum is None:  # one store's tap of many: the fleet ends the run
+                raise
+            fleet = self._fleet
+            if fleet is None and isinstance(self.message_writer, StateFlushingWriter):
+                # The fleet writes its own; one store's state in memory may be ahead of
+                # child rows still to come, the last STATE written never is.
+                self.message_writer.end_with_last_state()
+            unfinished = f"; stores not finished: {', '.join(fleet.unfinished)}" if fleet else ""
+            self.logger.warning(
+                "Stopped by %s%s. The last STATE covers every record written: the next run "
+                "goes on from it",
+                signal.Signals(signum).name,
+                unfinished,
+            )
+            raise SystemExit(128 + signum) from None
 
     def run_discovery(self) -> str:
         """Check the connection, then print the catalog."""
-        self.check_connection()
+        with self._stoppable():
+            self.check_connection()
         return super().run_discovery()
 
 

@@ -16,7 +16,6 @@ import datetime as dt
 import itertools
 import json
 import logging
-import signal
 import threading
 import typing as t
 
@@ -77,10 +76,15 @@ def stores_config(sandboxes: list[Sandbox], **overrides: t.Any) -> dict[str, t.A
     return {"stores": entries, "api_url": sandboxes[0].api_url, **FAST, **overrides}
 
 
-@pytest.fixture(scope="module")
-def catalog() -> dict:
+def discovered() -> dict:
+    """The discovered catalog, `SELECTED` selected."""
     with serving(1) as (sb,):
         return discovered_with(sb.api_url, SELECTED)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> dict:
+    return discovered()
 
 
 def by_store(run: TapRun, stream: str) -> dict[str, list[int]]:
@@ -404,7 +408,7 @@ def test_resume_after_sigkill_loses_nothing_in_any_store(catalog):
         for sb in sandboxes:
             sb.latency_ms = 20
         config = stores_config(sandboxes, page_size=5)
-        tap = TapProcess(config, "--catalog", _write(catalog))
+        tap = TapProcess(config, catalog=catalog)
         try:
             wrote = tap.wait_for(some_progress_written)
         finally:
@@ -419,58 +423,6 @@ def test_resume_after_sigkill_loses_nothing_in_any_store(catalog):
             got = set(by_store(killed, stream).get(sb.store_hash, []))
             got |= set(by_store(rerun, stream).get(sb.store_hash, []))
             assert sorted(got) == sb.store.ids(stream), (stream, sb.store_hash)
-
-
-@pytest.mark.parametrize(("count", "signum"), [(3, signal.SIGTERM), (1, signal.SIGINT)])
-def test_a_signal_stops_every_store_at_once_keeping_what_was_written(catalog, count, signum):
-    with serving(count) as sandboxes:
-        for sb in sandboxes:
-            sb.latency_ms = 40
-        # Two stores at a time: the third has not begun when the signal comes.
-        config = stores_config(sandboxes, page_size=5, max_stores_in_parallel=2)
-        tap = TapProcess(config, "--catalog", _write(catalog))
-        try:
-            wrote = tap.wait_for(some_progress_written)
-        finally:
-            tap.process.send_signal(signum)
-            stopped = tap.finish(timeout=60)
-        assert wrote, stopped.stderr
-        for sb in sandboxes:
-            sb.latency_ms = 0
-        rerun = run_tap(config, catalog=catalog, state=stopped.final_state)
-        whole = run_tap(config, catalog=catalog)
-    # Stopped, not done: a status that says so, at once (the stores are far from read).
-    assert stopped.returncode == 128 + signum, stopped.stderr
-    assert f"Stopped by {signal.Signals(signum).name}" in stopped.stderr
-    # A stop is no store's failure: nothing logged as an error.
-    errors = [line for line in stopped.stderr.splitlines() if "ERROR" in line or "error:" in line]
-    assert not errors, errors
-    read = sum(
-        len(by_store(stopped, s).get(sb.store_hash, [])) for s in PARENTS for sb in sandboxes
-    )
-    assert read < sum(len(sb.store.ids(s)) for s in PARENTS for sb in sandboxes)
-    if count > 1:
-        assert sandboxes[2].store_hash not in by_store(stopped, "products")
-        assert not activations(stopped)  # that store's rows would be marked deleted
-    # The last line is the STATE, and no STATE covers a record not written ...
-    assert stopped.messages[-1]["type"] == "STATE"
-    assert_state_covers_only_records_written(stopped.messages)
-    # ... so the next run, from it, reads every record of every store, and every child row
-    # (the state in memory at the signal may cover parents whose rows were still to come).
-    assert rerun.returncode == 0, rerun.stderr
-    assert whole.returncode == 0, whole.stderr
-    for stream in SELECTED:
-        got = set(by_store_pairs(stopped, stream)) | set(by_store_pairs(rerun, stream))
-        assert got == set(by_store_pairs(whole, stream)), stream
-    for sb in sandboxes:
-        for stream in PARENTS:
-            got = set(by_store(stopped, stream).get(sb.store_hash, []))
-            got |= set(by_store(rerun, stream).get(sb.store_hash, []))
-            assert sorted(got) == sb.store.ids(stream), (stream, sb.store_hash)
-
-
-def by_store_pairs(run: TapRun, stream: str) -> list[tuple[str, int]]:
-    return [(r["store_hash"], r["id"]) for r in run.records(stream)]
 
 
 def test_stores_at_once_and_requests_in_flight_are_bounded(catalog):
@@ -496,15 +448,6 @@ def some_progress_written(messages: list[dict]) -> bool:
     """A STATE has come after records of a main stream (the first comes before any)."""
     read = [i for i, m in enumerate(messages) if m.get("stream") in PARENTS]
     return bool(read) and any(m["type"] == "STATE" for m in messages[read[0] :])
-
-
-def _write(catalog: dict) -> str:
-    import tempfile
-
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
-    with handle:
-        json.dump(catalog, handle)
-    return handle.name
 
 
 # ---------------------------------------------------------------------------- settings
