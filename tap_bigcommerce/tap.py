@@ -473,7 +473,9 @@ class TapBigCommerce(Tap):
 
         Stopped by a signal, it ends with the last STATE and exits 128 plus its number.
         """
-        with self._stoppable():
+        with self._stoppable(
+            "The last STATE covers every record written: the next run goes on from it"
+        ):
             if self.many_stores:
                 self._new_fleet().sync()
             else:
@@ -515,8 +517,11 @@ class TapBigCommerce(Tap):
             self.client.stop()
 
     @contextlib.contextmanager
-    def _stoppable(self) -> t.Iterator[None]:
-        """Turn the end of a run stopped by a signal into its STATE, a line and an exit."""
+    def _stoppable(self, outcome: str) -> t.Iterator[None]:
+        """Turn the end of a run stopped by a signal into its STATE, a line and an exit.
+
+        `outcome`: what the line says the stop leaves behind.
+        """
         try:
             yield
         except RunStopped:
@@ -528,18 +533,18 @@ class TapBigCommerce(Tap):
                 # The fleet writes its own; one store's state in memory may be ahead of
                 # child rows still to come, the last STATE written never is.
                 self.message_writer.end_with_last_state()
-            unfinished = f"; stores not finished: {', '.join(fleet.unfinished)}" if fleet else ""
+            unfinished = fleet.unfinished if fleet else []
             self.logger.warning(
-                "Stopped by %s%s. The last STATE covers every record written: the next run "
-                "goes on from it",
+                "Stopped by %s%s. %s",
                 signal.Signals(signum).name,
-                unfinished,
+                f"; stores not finished: {', '.join(unfinished)}" if unfinished else "",
+                outcome,
             )
             raise SystemExit(128 + signum) from None
 
     def run_discovery(self) -> str:
         """Check the connection, then print the catalog."""
-        with self._stoppable():
+        with self._stoppable("No catalog was written"):
             self.check_connection()
         return super().run_discovery()
 

@@ -158,11 +158,14 @@ def _requests_settle(sb: Sandbox, quiet_s: float = 0.5, timeout_s: float = 30) -
 
 def test_a_second_signal_changes_nothing(catalog):
     with serving(3) as sandboxes:
-        for sb in sandboxes:  # the second comes while requests under way are still answered
-            sb.latency_ms = 300
+        for sb in sandboxes:
+            sb.latency_ms = 50
         tap = TapProcess(stores_config(sandboxes, page_size=5), catalog=catalog)
         try:
             wrote = tap.wait_for(some_progress_written)
+            for sb in sandboxes:  # requests under way at the signals take a while to answer
+                sb.latency_ms = 1500
+            time.sleep(0.3)
         finally:
             tap.process.send_signal(signal.SIGINT)
             time.sleep(0.05)
@@ -189,7 +192,8 @@ def test_a_signal_during_discovery_stops_every_stores_checks_at_once():
         stopped = tap.finish(timeout=60)
         after = sum(len(sb.requests) for sb in sandboxes) - asked
     assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
-    assert "Stopped by SIGTERM" in stopped.stderr and not stopped.stdout  # no catalog
+    assert "Stopped by SIGTERM" in stopped.stderr and not stopped.stdout
+    assert "No catalog was written" in stopped.stderr
     # Only the requests under way at the signal (one a store) were answered after it.
     assert after <= len(sandboxes), after
     assert not error_lines(stopped.stderr)
