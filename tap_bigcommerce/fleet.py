@@ -216,26 +216,29 @@ class Fleet:
         return [s.store_hash for s in self.stores if s.store_hash not in self._ended]
 
     def _sync_one(self, store: StoreConnection) -> None:
-        one = self._started(store, with_state=True)
+        self._with_tap(store, lambda one: one.sync_all(), with_state=True)
+
+    def _check_one(self, store: StoreConnection) -> None:
+        self._with_tap(store, lambda one: one.check_connection(), with_state=False)
+
+    def _with_tap(
+        self,
+        store: StoreConnection,
+        work: t.Callable[[TapBigCommerce], None],
+        *,
+        with_state: bool,
+    ) -> None:
+        """`work(tap)` with a tap of `store` (given its state, if `with_state`)."""
+        one = self._started(store, with_state=with_state)
         if one is None:
             return
         try:
-            one.sync_all()
+            work(one)
         finally:
             with self._lock:
                 del self._running[store.store_hash]
                 if self._state_unwritten and not self.stopped:  # the store's last bookmarks
                     self._write_state()
-
-    def _check_one(self, store: StoreConnection) -> None:
-        one = self._started(store, with_state=False)
-        if one is None:
-            return
-        try:
-            one.check_connection()
-        finally:
-            with self._lock:
-                del self._running[store.store_hash]
 
     def _started(self, store: StoreConnection, *, with_state: bool) -> TapBigCommerce | None:
         """The tap of `store`, known to `stop`; None if the run is stopped already."""

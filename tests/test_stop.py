@@ -36,6 +36,7 @@ from tests.test_stores import (
     PARENTS,
     SELECTED,
     activations,
+    assert_every_record_read,
     assert_state_covers_only_records_written,
     by_store,
     discovered,
@@ -98,11 +99,7 @@ def test_a_signal_stops_every_store_at_once_keeping_what_was_written(catalog, co
     for stream in SELECTED:
         got = set(by_store_pairs(stopped, stream)) | set(by_store_pairs(rerun, stream))
         assert got == set(by_store_pairs(whole, stream)), stream
-    for sb in sandboxes:
-        for stream in PARENTS:
-            got = set(by_store(stopped, stream).get(sb.store_hash, []))
-            got |= set(by_store(rerun, stream).get(sb.store_hash, []))
-            assert sorted(got) == sb.store.ids(stream), (stream, sb.store_hash)
+    assert_every_record_read(sandboxes, stopped, rerun)
 
 
 def test_a_signal_while_the_target_reads_slowly_leaves_every_line_whole_and_once(tmp_path):

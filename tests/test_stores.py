@@ -418,10 +418,14 @@ def test_resume_after_sigkill_loses_nothing_in_any_store(catalog):
             sb.latency_ms = 0
         rerun = run_tap(config, catalog=catalog, state=killed.final_state)
     assert rerun.returncode == 0, rerun.stderr
+    assert_every_record_read(sandboxes, killed, rerun)
+
+
+def assert_every_record_read(sandboxes: list[Sandbox], *runs: TapRun) -> None:
+    """The runs together read every record of the main streams of every store."""
     for sb in sandboxes:
         for stream in PARENTS:
-            got = set(by_store(killed, stream).get(sb.store_hash, []))
-            got |= set(by_store(rerun, stream).get(sb.store_hash, []))
+            got = {i for run in runs for i in by_store(run, stream).get(sb.store_hash, [])}
             assert sorted(got) == sb.store.ids(stream), (stream, sb.store_hash)
 
 
