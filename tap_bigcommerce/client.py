@@ -327,6 +327,8 @@ class BigCommerceClient:
                     return None
                 raise
             except _Transient as fault:
+                if self._cancelled.is_set():  # no retry, and no failure of its own to tell
+                    raise self._given_up(resource) from None
                 if attempt > self.retry.max_retries:
                     raise RetriesExhaustedError(
                         f"{resource}: {fault.reason}, still failing after "

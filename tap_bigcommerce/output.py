@@ -65,5 +65,8 @@ class StateFlushingWriter(MsgSpecWriter):
             # A signal that comes while a full pipe blocks the write ends it part way, and
             # the rest must follow (measured: 46,952 bytes of 67,432 taken, then the run
             # went on with the next lines).
-            lines = lines[out.write(lines) :]
+            taken = out.write(lines)
+            if not taken:  # a non-blocking stdout that is full: say so rather than spin
+                raise BlockingIOError("stdout took none of the output")
+            lines = lines[taken:]
         out.flush()

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-from tap_bigcommerce import DISTRIBUTION, __version__
+from tap_bigcommerce import DISTRIBUTION, __version__, stopping
 from tap_bigcommerce.client import (
     BigCommerceClient,
     QuotaPacer,
@@ -396,10 +396,20 @@ class TapBigCommerce(Tap):
         """The catalog given with `--catalog` (or by Meltano), if any."""
         return self._input_catalog
 
-    @cached_property
+    @property
     def client(self) -> BigCommerceClient:
         """The one HTTP client (and quota pacer) that every stream shares."""
-        client = BigCommerceClient(
+        client = self.__dict__.get("_client")
+        if client is None:
+            # Kept first, then the stop looked at; `stop_reading` does the two the other way
+            # round: so one of them sees the other, and a stop never misses a new client.
+            client = self.__dict__.setdefault("_client", self._new_client())
+            if self._stop_requested:
+                client.stop()
+        return t.cast("BigCommerceClient", client)
+
+    def _new_client(self) -> BigCommerceClient:
+        return BigCommerceClient(
             self.store,
             timeout=float(self.config.get("request_timeout", 60)),
             user_agent=self.config.get("user_agent") or f"tap-bigcommerce/{__version__}",
@@ -415,9 +425,6 @@ class TapBigCommerce(Tap):
             ),
             logger=self.logger,
         )
-        if self._stopping:  # a signal came first: no request is to be made
-            client.stop()
-        return client
 
     def discover_streams(self) -> list[Stream]:
         """Return the streams; schemas are static files, so this makes no request."""
@@ -483,64 +490,78 @@ class TapBigCommerce(Tap):
 
     #: The run over many stores under way, if any (a signal stops it).
     _fleet: Fleet | None = None
-    #: The signal that asked the run to stop, once one has.
+    #: The signal that asked the run to stop, once one has (the tap that received it).
     _stop_signal: int | None = None
+    #: Set by `stop_reading` (a store's tap, by its fleet).
+    _stopping = False
+
+    @property
+    def _stop_requested(self) -> bool:
+        return self._stopping or self._stop_signal is not None
 
     def _new_fleet(self) -> Fleet:
         self._fleet = Fleet(self)
-        if self._stopping:  # a signal came before the fleet was set up
+        if self._stop_requested:  # a signal came before the fleet was set up
             self._fleet.stop()
         return self._fleet
+
+    def _setup_signal_handlers(self) -> None:
+        """The SDK's handlers (`_handle_termination`), and the thread that does the stopping."""
+        if threading.current_thread() is threading.main_thread():
+            stopping.start()
+        super()._setup_signal_handlers()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM or SIGINT: have the run stop, at the next request of every thread.
 
-        Only flags are set here. The SDK's handler writes the state and exits at once, from
-        wherever the main thread was: in the middle of writing a line, or (many stores) in
-        a wait that then lets every store run to its end. Here each store's requests end
-        with `RunStopped`, and `sync_all` ends the run: the STATE, then exit 128 + signum.
-        A second signal changes nothing (SIGKILL ends at once, and loses nothing either).
+        The SDK's handler writes the state and exits at once, from wherever the main thread
+        was: in the middle of writing a line, or (many stores) in a wait that then lets every
+        store run to its end. Here the signal is noted, and the stopper thread (`stopping`)
+        stops the reading: each store's requests end with `RunStopped`, and `sync_all` ends
+        the run with the last STATE and exit 128 + signum. A second signal changes nothing
+        (SIGKILL ends the run at once, and loses nothing either).
         """
         if self._stop_signal is None:
-            self._stop_signal = signum
-            self.stop_reading()
-
-    #: Set by `stop_reading`: every request from then on ends with `RunStopped`.
-    _stopping = False
+            self._stop_signal = signum  # from here on, no new client or fleet may read
+            stopping.request_stop(self, signum)
 
     def stop_reading(self) -> None:
         """Have every request from now on, in every thread and store, end with `RunStopped`."""
         self._stopping = True
         if self._fleet is not None:
             self._fleet.stop()
-        if "client" in self.__dict__:
-            self.client.stop()
+        client = self.__dict__.get("_client")
+        if client is not None:
+            client.stop()
 
     @contextlib.contextmanager
     def _stoppable(self, outcome: str) -> t.Iterator[None]:
-        """Turn the end of a run stopped by a signal into its STATE, a line and an exit.
+        """Turn the end of a run that a signal stopped into its STATE, a line and an exit.
 
+        Whatever ends the run once the signal came (the stop itself, a request that was
+        failing anyway, or nothing: the last request was made) ends it as stopped.
         `outcome`: what the line says the stop leaves behind.
         """
         try:
             yield
-        except RunStopped:
-            signum = self._stop_signal
-            if signum is None:  # one store's tap of many: the fleet ends the run
+        except (RunStopped, Exception):
+            if self._stop_signal is None:  # no signal here (a store's tap: its fleet's)
                 raise
-            fleet = self._fleet
-            if fleet is None and isinstance(self.message_writer, StateFlushingWriter):
-                # The fleet writes its own; one store's state in memory may be ahead of
-                # child rows still to come, the last STATE written never is.
-                self.message_writer.end_with_last_state()
-            unfinished = fleet.unfinished if fleet else []
-            self.logger.warning(
-                "Stopped by %s%s. %s",
-                signal.Signals(signum).name,
-                f"; stores not finished: {', '.join(unfinished)}" if unfinished else "",
-                outcome,
-            )
-            raise SystemExit(128 + signum) from None
+        if self._stop_signal is None:
+            return
+        fleet = self._fleet
+        if fleet is None and isinstance(self.message_writer, StateFlushingWriter):
+            # The fleet writes its own; one store's state in memory may be ahead of
+            # child rows still to come, the last STATE written never is.
+            self.message_writer.end_with_last_state()
+        unfinished = fleet.unfinished if fleet else []
+        self.logger.warning(
+            "Stopped by %s%s. %s",
+            signal.Signals(self._stop_signal).name,
+            f"; stores not finished: {', '.join(unfinished)}" if unfinished else "",
+            outcome,
+        )
+        raise SystemExit(128 + self._stop_signal)
 
     def run_discovery(self) -> str:
         """Check the connection, then print the catalog."""
@@ -582,6 +603,10 @@ def main() -> None:
         for line in str(exc).splitlines():
             print(f"tap-bigcommerce: error: {line}", file=sys.stderr)
         sys.exit(1)
+    except RunStopped:  # a stop outside a sync or discovery (`--test`)
+        signum = stopping.received or signal.SIGTERM
+        print(f"tap-bigcommerce: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+        sys.exit(128 + signum)
 
 
 __all__ = ["ConfigError", "TapBigCommerce", "main"]
