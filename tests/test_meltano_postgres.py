@@ -134,6 +134,18 @@ def meltano(
     )
 
 
+def loader_env(schema: str) -> dict[str, str]:
+    """target-postgres's settings: the test database, into `schema`."""
+    return {
+        "TARGET_POSTGRES_HOST": PG["host"],
+        "TARGET_POSTGRES_PORT": str(PG["port"]),
+        "TARGET_POSTGRES_USER": PG["user"],
+        "TARGET_POSTGRES_PASSWORD": "",  # trust auth; the loader wants it set
+        "TARGET_POSTGRES_DATABASE": PG["dbname"],
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+    }
+
+
 def tail(done: subprocess.CompletedProcess[str], lines: int = 80) -> str:
     return "\n".join((done.stdout + done.stderr).splitlines()[-lines:])
 
@@ -209,7 +221,9 @@ def counts(pg: psycopg.Connection, schema: str) -> dict[str, tuple[int, int]]:
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+def loaded(
+    meltano_project_alone: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
     """Install the plugins, run Meltano, change the store, run again; drop the schema after."""
     pg = connect_or_skip()
     folder = tmp_path_factory.mktemp("meltano")
@@ -235,12 +249,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
             env |= {
                 "BIGCOMMERCE_SANDBOX_URL": sandbox.api_url,
                 "TAP_BIGCOMMERCE_ACCESS_TOKEN": TOKEN,
-                "TARGET_POSTGRES_HOST": PG["host"],
-                "TARGET_POSTGRES_PORT": str(PG["port"]),
-                "TARGET_POSTGRES_USER": PG["user"],
-                "TARGET_POSTGRES_PASSWORD": "",  # trust auth; the loader wants it set
-                "TARGET_POSTGRES_DATABASE": PG["dbname"],
-                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+                **loader_env(schema),
             }
 
             # ---- first run: everything

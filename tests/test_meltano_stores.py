@@ -50,11 +50,11 @@ from tap_bigcommerce.sandbox import RequestInfo, Sandbox, Store
 from tests.taprun import store_bookmark
 from tests.test_meltano_postgres import (
     CHILD_TABLES,
-    PG,
     PROJECT,
     base_env,
     connect_or_skip,
     declared_keys,
+    loader_env,
     meltano,
     parse_time,
     primary_keys,
@@ -230,7 +230,7 @@ class Fleet:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(meltano_project_alone: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """Install the plugins, then the four runs (see the module's docstring); drop the schema."""
     pg = connect_or_skip()
     folder = tmp_path_factory.mktemp("meltano-stores")
@@ -257,12 +257,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             served |= {h: sandbox.add_store(h, TOKENS[h], stores[h]) for h in (B, C)}
             env |= {TOKEN_VARS[h]: TOKENS[h] for h in TOKENS} | {
                 "BIGCOMMERCE_SANDBOX_URL": sandbox.api_url,
-                "TARGET_POSTGRES_HOST": PG["host"],
-                "TARGET_POSTGRES_PORT": str(PG["port"]),
-                "TARGET_POSTGRES_USER": PG["user"],
-                "TARGET_POSTGRES_PASSWORD": "",  # trust auth; the loader wants it set
-                "TARGET_POSTGRES_DATABASE": PG["dbname"],
-                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+                **loader_env(schema),
             }
 
             def one_run(args: list[str], extra: dict[str, str] | None = None) -> None:
