@@ -16,7 +16,7 @@ writes them as one valid Singer stream:
   would otherwise have its rows marked deleted.
 
 A store that fails does not stop the others; the run ends with one line per failed store.
-A signal (SIGTERM, SIGINT) stops them all: requests under way give up, stores not begun are
+A signal (SIGTERM, SIGINT) stops them all: no request starts after it, stores not begun are
 not begun, nothing more is written, and the last STATE covers every record that was.
 """
 
@@ -200,10 +200,10 @@ class Fleet:
                 done.result()
 
     def stop(self) -> None:
-        """Stop the run (a signal): every request from now on ends, no store begins.
+        """Stop the run (a signal, by way of `stopping`): no request from now on, no store begins.
 
-        Only flags are set (this runs in a signal handler, which must not wait for a lock a
-        thread holds while it writes). The stores' threads end at their next request;
+        Flags only, and no lock: a store's thread may hold the fleet's for long while it
+        writes to a target that reads slowly. The stores' threads end at their next request;
         `sync` then writes the last STATE, which covers every record written.
         """
         self.stopped = True
